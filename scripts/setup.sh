@@ -1,0 +1,50 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Install every Debian package this project needs.  Idempotent: when all
+# packages are present it only checks and exits.  Run as root on Debian 12.
+#
+# Usage: scripts/setup.sh [--quiet]
+set -euo pipefail
+
+PKGS=(
+	# build
+	make gcc bc bison flex libelf-dev libssl-dev xz-utils perl python3 kmod
+	linux-headers-amd64 linux-source-6.1 sparse
+	# the kernel the tests boot, and the VM
+	linux-image-amd64 qemu-system-x86 busybox-static cpio
+	# real clients used by the tests and the demo
+	targetcli-fb dbus mdevctl
+)
+
+quiet=0
+[ "${1:-}" = "--quiet" ] && quiet=1
+
+missing=()
+for p in "${PKGS[@]}"; do
+	st=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
+	[ "$st" = "installed" ] || missing+=("$p")
+done
+
+# linux-headers-amd64 and linux-image-amd64 are meta packages: the headers
+# of the kernel they point at must be installed too.
+if [ ${#missing[@]} -eq 0 ]; then
+	hdr=$(dpkg-query -W -f='${Depends}' linux-headers-amd64 | sed 's/ .*//')
+	st=$(dpkg-query -W -f='${db:Status-Status}' "$hdr" 2>/dev/null || true)
+	[ "$st" = "installed" ] || missing+=("$hdr")
+fi
+
+if [ ${#missing[@]} -eq 0 ]; then
+	[ $quiet = 1 ] || echo "setup: all packages present"
+	exit 0
+fi
+
+if [ "$(id -u)" != 0 ]; then
+	echo "setup: missing packages: ${missing[*]}; run scripts/setup.sh as root" >&2
+	exit 1
+fi
+
+echo "setup: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q >&2
+apt-get install -y -q --no-install-recommends "${PKGS[@]}" >&2
