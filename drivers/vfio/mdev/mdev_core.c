@@ -1,0 +1,483 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Mediated device core: parents, their lifetime and the mdev lifecycle.
+ *
+ * A parent is live between mdev_register_parent() and the start of
+ * mdev_unregister_parent().  Creating or removing an mdev needs an active
+ * reference on the parent, which can only be taken while it is live.
+ * Unregistration closes the gate, waits until every active reference is
+ * gone and only then removes children and sysfs nodes, so it never races
+ * with a half created or half removed child.  Memory that an mdev may still
+ * touch after that (its parent state and type node) is reference counted
+ * and owned by the core, not by the parent driver.
+ */
+
+#include <linux/module.h>
+#include <linux/slab.h>
+#include <linux/sysfs.h>
+#include <linux/mdev.h>
+
+#include "mdev_private.h"
+
+static struct class_compat *mdev_bus_compat_class;
+
+/* every mdev from allocation until release, for UUID uniqueness */
+static LIST_HEAD(mdev_list);
+/* protects mdev_list */
+static DEFINE_MUTEX(mdev_list_lock);
+
+#ifdef CONFIG_DEBUG_LOCK_ALLOC
+static struct lock_class_key mdev_active_key;
+#endif
+
+static void mdev_parent_state_release(struct kref *ref)
+{
+	struct mdev_parent_state *ps =
+		container_of(ref, struct mdev_parent_state, ref);
+
+	put_device(ps->dev);
+	kfree(ps->nodes);
+	kfree(ps);
+	module_put(THIS_MODULE);
+}
+
+/* Drop a memory reference on @ps; may free it. */
+void mdev_parent_state_put(struct mdev_parent_state *ps)
+{
+	kref_put(&ps->ref, mdev_parent_state_release);
+}
+
+/**
+ * mdev_parent_tryget - take an active reference if the parent is live
+ * @ps: parent state
+ *
+ * Never sleeps, so a sysfs store fails fast with -ENODEV while the
+ * parent goes away instead of blocking the removal of its own node.
+ *
+ * Return: true if the reference was taken.
+ */
+bool mdev_parent_tryget(struct mdev_parent_state *ps)
+{
+	bool live;
+
+	spin_lock(&ps->gate_lock);
+	live = ps->live;
+	if (live)
+		refcount_inc(&ps->active);
+	spin_unlock(&ps->gate_lock);
+#ifdef CONFIG_DEBUG_LOCK_ALLOC
+	if (live)
+		rwsem_acquire_read(&ps->active_map, 0, 1, _RET_IP_);
+#endif
+	return live;
+}
+
+/* Drop an active reference taken with mdev_parent_tryget(). */
+void mdev_parent_put(struct mdev_parent_state *ps)
+{
+#ifdef CONFIG_DEBUG_LOCK_ALLOC
+	rwsem_release(&ps->active_map, _RET_IP_);
+#endif
+	if (refcount_dec_and_test(&ps->active))
+		complete(&ps->active_done);
+}
+
+/* Close the gate and wait until no create or remove is in flight. */
+static void mdev_parent_drain(struct mdev_parent_state *ps)
+{
+	spin_lock(&ps->gate_lock);
+	ps->live = false;
+	spin_unlock(&ps->gate_lock);
+
+#ifdef CONFIG_DEBUG_LOCK_ALLOC
+	rwsem_acquire(&ps->active_map, 0, 0, _RET_IP_);
+#endif
+	/* the initial reference, owned by the registration */
+	if (refcount_dec_and_test(&ps->active))
+		complete(&ps->active_done);
+	wait_for_completion(&ps->active_done);
+#ifdef CONFIG_DEBUG_LOCK_ALLOC
+	rwsem_release(&ps->active_map, _RET_IP_);
+#endif
+}
+
+/* Tear down a claimed child; the caller owns its initial reference. */
+static void mdev_device_destroy(struct mdev_device *mdev)
+{
+	mdev_links_remove(mdev);
+	device_del(&mdev->dev);
+	dev_dbg(&mdev->dev, "removed\n");
+	/* Balances device_initialize() */
+	put_device(&mdev->dev);
+}
+
+static void mdev_remove_children(struct mdev_parent_state *ps)
+{
+	struct mdev_device *mdev;
+
+	mutex_lock(&ps->lock);
+	while ((mdev = list_first_entry_or_null(&ps->children,
+						struct mdev_device, sibling))) {
+		list_del_init(&mdev->sibling);
+		mdev->active = false;
+		mdev->removing = true;
+		mutex_unlock(&ps->lock);
+		mdev_device_destroy(mdev);
+		mutex_lock(&ps->lock);
+	}
+	mutex_unlock(&ps->lock);
+}
+
+static void mdev_parent_uevent(struct device *dev, const char *state)
+{
+	char env[32];
+	char *envp[2];
+
+	snprintf(env, sizeof(env), "MDEV_STATE=%s", state);
+	envp[0] = env;
+	envp[1] = NULL;
+	kobject_uevent_env(&dev->kobj, KOBJ_CHANGE, envp);
+}
+
+static struct mdev_parent_state *mdev_parent_state_alloc(struct device *dev,
+							 struct mdev_driver *drv,
+							 unsigned int nr_types)
+{
+	struct mdev_parent_state *ps;
+
+	ps = kzalloc(sizeof(*ps), GFP_KERNEL);
+	if (!ps)
+		return NULL;
+	ps->nodes = kcalloc(nr_types, sizeof(*ps->nodes), GFP_KERNEL);
+	if (!ps->nodes) {
+		kfree(ps);
+		return NULL;
+	}
+	kref_init(&ps->ref);
+	ps->dev = get_device(dev);
+	ps->drv = drv;
+	ps->counted = !drv->get_available;
+	atomic_set(&ps->available, drv->max_instances);
+	spin_lock_init(&ps->gate_lock);
+	refcount_set(&ps->active, 1);
+	init_completion(&ps->active_done);
+#ifdef CONFIG_DEBUG_LOCK_ALLOC
+	lockdep_init_map(&ps->active_map, "mdev_parent_active",
+			 &mdev_active_key, 0);
+#endif
+	mutex_init(&ps->lock);
+	INIT_LIST_HEAD(&ps->children);
+	ps->nr_types = nr_types;
+	__module_get(THIS_MODULE);
+	return ps;
+}
+
+/**
+ * mdev_register_parent - register a device as parent for mdevs
+ * @parent: parent structure, embedded in the driver's device state
+ * @dev: the parent device
+ * @mdev_driver: driver bound to every mdev created on this parent
+ * @types: array of supported mdev types
+ * @nr_types: number of entries in @types
+ *
+ * The caller holds a reference on @dev until mdev_unregister_parent()
+ * returned.  @parent and @types must stay valid until then too; after
+ * that the core no longer touches them.
+ *
+ * Return: 0 or a negative errno.
+ */
+int mdev_register_parent(struct mdev_parent *parent, struct device *dev,
+			 struct mdev_driver *mdev_driver,
+			 struct mdev_type **types, unsigned int nr_types)
+{
+	struct mdev_parent_state *ps;
+	int ret;
+
+	if (!mdev_driver->device_api || !nr_types)
+		return -EINVAL;
+
+	memset(parent, 0, sizeof(*parent));
+	ps = mdev_parent_state_alloc(dev, mdev_driver, nr_types);
+	if (!ps)
+		return -ENOMEM;
+	parent->dev = dev;
+	parent->mdev_driver = mdev_driver;
+	parent->types = types;
+	parent->nr_types = nr_types;
+	parent->state = ps;
+	ps->parent = parent;
+
+	ret = mdev_types_add(ps);
+	if (ret)
+		goto out_put_state;
+
+	ret = class_compat_create_link(mdev_bus_compat_class, dev, NULL);
+	if (ret)
+		dev_warn(dev, "Failed to create compatibility class link\n");
+
+	/* open the gate only once everything is in place */
+	spin_lock(&ps->gate_lock);
+	ps->live = true;
+	spin_unlock(&ps->gate_lock);
+
+	dev_info(dev, "MDEV: Registered\n");
+	mdev_parent_uevent(dev, "registered");
+	return 0;
+
+out_put_state:
+	parent->state = NULL;
+	mdev_parent_state_put(ps);
+	return ret;
+}
+EXPORT_SYMBOL(mdev_register_parent);
+
+/**
+ * mdev_unregister_parent - unregister a parent
+ * @parent: parent structure passed to mdev_register_parent()
+ *
+ * Fails every new create and remove with -ENODEV, waits for those in
+ * flight, removes every child (waiting for its driver's remove, which for
+ * VFIO waits for open file descriptors) and the sysfs files.  When this
+ * returns the core no longer references @parent, its types or its driver.
+ *
+ * Must not be called from an mdev sysfs callback of the same parent.
+ */
+void mdev_unregister_parent(struct mdev_parent *parent)
+{
+	struct mdev_parent_state *ps = parent->state;
+	struct device *dev = parent->dev;
+
+	dev_info(dev, "MDEV: Unregistering\n");
+
+	mdev_parent_drain(ps);
+	class_compat_remove_link(mdev_bus_compat_class, dev, NULL);
+	mdev_remove_children(ps);
+	mdev_types_remove(ps);
+
+	parent->state = NULL;
+	mdev_parent_uevent(dev, "unregistered");
+	/* the registration's reference; mdevs still alive keep their own */
+	mdev_parent_state_put(ps);
+}
+EXPORT_SYMBOL(mdev_unregister_parent);
+
+static void mdev_device_release(struct device *dev)
+{
+	struct mdev_device *mdev = to_mdev_device(dev);
+	struct mdev_parent_state *ps = mdev->pstate;
+
+	mutex_lock(&mdev_list_lock);
+	list_del(&mdev->next);
+	mutex_unlock(&mdev_list_lock);
+
+	if (ps->counted)
+		atomic_inc(&ps->available);
+
+	dev_dbg(dev, "released\n");
+	/* Pairs with the gets in mdev_device_alloc() */
+	kobject_put(&mdev->tnode->kobj);
+	mdev_parent_state_put(ps);
+	kfree(mdev);
+}
+
+static bool mdev_uuid_in_use(const guid_t *uuid)
+{
+	struct mdev_device *tmp;
+
+	lockdep_assert_held(&mdev_list_lock);
+	list_for_each_entry(tmp, &mdev_list, next)
+		if (guid_equal(&tmp->uuid, uuid))
+			return true;
+	return false;
+}
+
+/*
+ * Reserve @uuid and an instance and allocate the mdev.  Called with an
+ * active reference on the parent.
+ */
+static struct mdev_device *mdev_device_alloc(struct mdev_type_node *node,
+					     const guid_t *uuid)
+{
+	struct mdev_parent_state *ps = node->ps;
+	struct mdev_device *mdev;
+	int ret;
+
+	mutex_lock(&mdev_list_lock);
+	if (mdev_uuid_in_use(uuid)) {
+		ret = -EEXIST;
+		goto out_unlock;
+	}
+	if (ps->counted && atomic_dec_if_positive(&ps->available) < 0) {
+		ret = -EUSERS;
+		goto out_unlock;
+	}
+	mdev = kzalloc(sizeof(*mdev), GFP_KERNEL);
+	if (!mdev) {
+		ret = -ENOMEM;
+		goto out_return_instance;
+	}
+
+	device_initialize(&mdev->dev);
+	mdev->dev.parent = ps->dev;
+	mdev->dev.bus = &mdev_bus_type;
+	mdev->dev.release = mdev_device_release;
+	mdev->dev.groups = mdev_device_groups;
+	mdev->type = node->type;
+	mdev->pstate = ps;
+	mdev->tnode = node;
+	INIT_LIST_HEAD(&mdev->sibling);
+	/* Pairs with the puts in mdev_device_release() */
+	kref_get(&ps->ref);
+	kobject_get(&node->kobj);
+	guid_copy(&mdev->uuid, uuid);
+	list_add(&mdev->next, &mdev_list);
+	mutex_unlock(&mdev_list_lock);
+	return mdev;
+
+out_return_instance:
+	if (ps->counted)
+		atomic_inc(&ps->available);
+out_unlock:
+	mutex_unlock(&mdev_list_lock);
+	return ERR_PTR(ret);
+}
+
+static int mdev_device_add(struct mdev_device *mdev)
+{
+	struct mdev_parent_state *ps = mdev->pstate;
+	int ret;
+
+	ret = dev_set_name(&mdev->dev, "%pUl", &mdev->uuid);
+	if (ret)
+		return ret;
+
+	ret = device_add(&mdev->dev);
+	if (ret)
+		return ret;
+
+	ret = device_driver_attach(&ps->drv->driver, &mdev->dev);
+	if (ret)
+		goto out_del;
+
+	ret = mdev_links_add(mdev);
+	if (ret)
+		goto out_del;
+
+	mutex_lock(&ps->lock);
+	mdev->active = true;
+	list_add_tail(&mdev->sibling, &ps->children);
+	mutex_unlock(&ps->lock);
+	dev_dbg(&mdev->dev, "created\n");
+	return 0;
+
+out_del:
+	device_del(&mdev->dev);
+	return ret;
+}
+
+/**
+ * mdev_device_create - create an mdev of a type
+ * @node: the type's node
+ * @uuid: the UUID of the new mdev
+ *
+ * Return: 0, -ENODEV if the parent is going away, -EEXIST if @uuid is in
+ * use, -EUSERS if no instance is left, or the driver's probe error.
+ */
+int mdev_device_create(struct mdev_type_node *node, const guid_t *uuid)
+{
+	struct mdev_parent_state *ps = node->ps;
+	struct mdev_device *mdev;
+	int ret;
+
+	if (!mdev_parent_tryget(ps))
+		return -ENODEV;
+
+	mdev = mdev_device_alloc(node, uuid);
+	if (IS_ERR(mdev)) {
+		ret = PTR_ERR(mdev);
+		goto out_put_parent;
+	}
+
+	ret = mdev_device_add(mdev);
+	if (ret)
+		put_device(&mdev->dev);
+
+out_put_parent:
+	mdev_parent_put(ps);
+	return ret;
+}
+
+/**
+ * mdev_device_remove_begin - claim an mdev for removal by the user
+ * @mdev: the mdev
+ *
+ * On success the caller holds an active reference on the parent and owns
+ * the removal; it must call mdev_device_remove_end().
+ *
+ * Return: 0, -ENODEV if the parent is going away or the mdev is already
+ * being removed, -EAGAIN if its creation has not finished yet.
+ */
+int mdev_device_remove_begin(struct mdev_device *mdev)
+{
+	struct mdev_parent_state *ps = mdev->pstate;
+	int ret = 0;
+
+	if (!mdev_parent_tryget(ps))
+		return -ENODEV;
+
+	mutex_lock(&ps->lock);
+	if (mdev->removing) {
+		ret = -ENODEV;
+	} else if (!mdev->active) {
+		ret = -EAGAIN;
+	} else {
+		mdev->active = false;
+		mdev->removing = true;
+		list_del_init(&mdev->sibling);
+	}
+	mutex_unlock(&ps->lock);
+
+	if (ret)
+		mdev_parent_put(ps);
+	return ret;
+}
+
+/**
+ * mdev_device_remove_end - finish a removal claimed by remove_begin
+ * @mdev: the mdev; may be freed when this returns
+ */
+void mdev_device_remove_end(struct mdev_device *mdev)
+{
+	struct mdev_parent_state *ps = mdev->pstate;
+
+	mdev_device_destroy(mdev);
+	mdev_parent_put(ps);
+}
+
+static int __init mdev_init(void)
+{
+	int ret;
+
+	ret = bus_register(&mdev_bus_type);
+	if (ret)
+		return ret;
+
+	mdev_bus_compat_class = class_compat_register("mdev_bus");
+	if (!mdev_bus_compat_class) {
+		bus_unregister(&mdev_bus_type);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static void __exit mdev_exit(void)
+{
+	class_compat_unregister(mdev_bus_compat_class);
+	bus_unregister(&mdev_bus_type);
+}
+
+module_init(mdev_init);
+module_exit(mdev_exit);
+
+MODULE_LICENSE("GPL v2");
+MODULE_DESCRIPTION("Mediated device core with reference counted parents");

@@ -1,0 +1,102 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Mediated device core: private definitions.
+ *
+ * Lifetime and locking, in short (the full rules are in
+ * Documentation/driver-api/vfio-mediated-device-lifecycle.rst):
+ *
+ *  - struct mdev_parent_state is allocated by mdev_register_parent() and
+ *    freed when its kref @ref drops to zero.  Holders of @ref: the
+ *    registration itself, every type node, every mdev.
+ *  - @active counts users that may touch the parent driver's memory
+ *    (create and remove in flight) plus one initial reference owned by the
+ *    registration.  It is only taken while @live is set, under @gate_lock.
+ *    Unregistration clears @live, drops the initial reference and waits for
+ *    @active_done before it removes anything.
+ *  - Lock order: mdev_list_lock and @lock are never held together and
+ *    never held while waiting for @active_done.
+ */
+
+#ifndef MDEV_PRIVATE_H
+#define MDEV_PRIVATE_H
+
+#include <linux/completion.h>
+#include <linux/kref.h>
+#include <linux/lockdep.h>
+#include <linux/mutex.h>
+#include <linux/refcount.h>
+#include <linux/spinlock.h>
+
+struct mdev_parent_state {
+	/* memory lifetime: registration + each type node + each mdev */
+	struct kref ref;
+	/* the parent device; a device reference is held for our life */
+	struct device *dev;
+	/*
+	 * The driver's structures.  Only dereferenced by a holder of an
+	 * @active reference, by sysfs callbacks of our own nodes (kernfs
+	 * drains them before unregistration returns) or by the registering
+	 * and unregistering caller.
+	 */
+	struct mdev_parent *parent;
+	struct mdev_driver *drv;
+	/* copy of !drv->get_available, safe to read after unregistration */
+	bool counted;
+	/* free instances when @counted; atomic, returned on mdev release */
+	atomic_t available;
+
+	/* protects @live; taking @active happens under it */
+	spinlock_t gate_lock;
+	/* the gate: true from registration until unregistration starts */
+	bool live;
+	/* users in flight + 1 initial reference; see mdev_parent_tryget() */
+	refcount_t active;
+	/* completed when @active drops to zero */
+	struct completion active_done;
+#ifdef CONFIG_DEBUG_LOCK_ALLOC
+	/* lockdep model of @active: users read-hold it, unregister writes */
+	struct lockdep_map active_map;
+#endif
+
+	/* protects @children and every child's active/removing/sibling */
+	struct mutex lock;
+	/* fully created mdevs that nobody has claimed for removal */
+	struct list_head children;
+
+	/* "mdev_supported_types"; set up and torn down by (un)register */
+	struct kset *types_kset;
+	unsigned int nr_types;
+	struct mdev_type_node **nodes;
+};
+
+/*
+ * The sysfs directory of one type.  Allocated by the core, so a stale
+ * mdev never points into the parent driver's memory.  Holds a kref on
+ * @ps; every mdev of the type holds a reference on @kobj.
+ */
+struct mdev_type_node {
+	struct kobject kobj;
+	struct kobject *devices_kobj;
+	struct mdev_parent_state *ps;
+	/* driver memory: valid while @kobj is in sysfs (see @ps->parent) */
+	struct mdev_type *type;
+};
+
+extern struct bus_type mdev_bus_type;
+extern const struct attribute_group *mdev_device_groups[];
+
+bool mdev_parent_tryget(struct mdev_parent_state *ps);
+void mdev_parent_put(struct mdev_parent_state *ps);
+void mdev_parent_state_put(struct mdev_parent_state *ps);
+
+int mdev_types_add(struct mdev_parent_state *ps);
+void mdev_types_remove(struct mdev_parent_state *ps);
+
+int mdev_device_create(struct mdev_type_node *node, const guid_t *uuid);
+int mdev_device_remove_begin(struct mdev_device *mdev);
+void mdev_device_remove_end(struct mdev_device *mdev);
+
+int mdev_links_add(struct mdev_device *mdev);
+void mdev_links_remove(struct mdev_device *mdev);
+
+#endif /* MDEV_PRIVATE_H */
