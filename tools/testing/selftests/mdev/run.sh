@@ -1,0 +1,47 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# run.sh <ours|stock> <test-binary|script> [args...]
+#
+# Loads an mdev core (ours by path, or Debian's on purpose), the sample
+# built against it, vfio and vfio_iommu_type1, runs the test with
+# MDEV_FLAVOUR set, then unloads both modules: a failing rmmod fails the
+# run.  Run inside the test VM from the repository root.
+
+flavour=$1
+shift
+dir=tools/testing/selftests/mdev
+. tools/testing/vm/guest-lib.sh
+
+case "$flavour" in
+ours)
+	hp_load drivers/vfio/mdev/mdev.ko
+	hp_load samples/vfio-mdev/mdev_sample.ko
+	sample=mdev_sample
+	;;
+stock)
+	[ -f "${HP_MODDIR:-$HP_ROOT}/samples/vfio-mdev/stock/mdev_sample_stock.ko" ] ||
+		hp_skip "stock sample not built (make -C samples/vfio-mdev stock)"
+	hp_load_stock mdev
+	hp_load samples/vfio-mdev/stock/mdev_sample_stock.ko
+	sample=mdev_sample_stock
+	;;
+*)
+	hp_die "usage: $0 ours|stock <test> [args]"
+	;;
+esac
+modprobe vfio_iommu_type1 || hp_die "cannot load vfio_iommu_type1"
+
+export MDEV_FLAVOUR=$flavour
+test=$1
+shift
+case "$test" in
+*/*) "$test" "$@" ;;
+*) "$dir/$test" "$@" ;;
+esac
+rc=$?
+
+# a skip stays a skip, but the modules must still unload cleanly
+hp_unload "$sample"
+hp_unload mdev
+exit $rc
