@@ -1,0 +1,265 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vsg_cfs - configfs setup of vhost targets without targetcli.  Names are
+ * made unique per process so concurrent tests do not collide.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+
+#include "vsg_cfs.h"
+
+static unsigned int vsg_cfs_seq;
+
+int vsg_cfs_available(void)
+{
+	struct stat st;
+
+	if (stat(VSG_CFS_ROOT "/core", &st))
+		return -ENOENT;
+	return 0;
+}
+
+int vsg_cfs_write(const char *path, const char *val)
+{
+	size_t len = strlen(val);
+	ssize_t n;
+	int fd, err = 0;
+
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = write(fd, val, len);
+	if (n < 0)
+		err = -errno;
+	else if ((size_t)n != len)
+		err = -EIO;
+	close(fd);
+	return err;
+}
+
+int vsg_cfs_read(const char *path, char *buf, size_t len)
+{
+	ssize_t n;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n < 0)
+		return -errno;
+	buf[n] = '\0';
+	return 0;
+}
+
+static int vsg_mkdir(const char *path)
+{
+	if (mkdir(path, 0755) && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+static int vsg_rmdir(const char *path)
+{
+	return rmdir(path) ? -errno : 0;
+}
+
+static void vsg_bs_path(char *buf, size_t len, struct vsg_target *t,
+			unsigned int lun, const char *sub)
+{
+	snprintf(buf, len, VSG_CFS_ROOT "/core/%s%s%s", t->bs[lun],
+		 sub ? "/" : "", sub ? sub : "");
+}
+
+static int vsg_bs_control(struct vsg_target *t, unsigned int lun,
+			  size_t bytes)
+{
+	char path[256], val[256];
+
+	if (t->kind[lun] == VSG_BS_RD) {
+		snprintf(val, sizeof(val), "rd_pages=%zu", (bytes + 4095) / 4096);
+	} else {
+		const char *dir = getenv("TMPDIR");
+		char name[64];
+
+		snprintf(name, sizeof(name), "%s", t->wwpn + 4);
+		snprintf(t->file[lun], sizeof(t->file[lun]), "%s/%s-%u.img",
+			 dir ? dir : "/tmp", name, lun);
+		snprintf(val, sizeof(val), "fd_dev_name=%s,fd_dev_size=%zu",
+			 t->file[lun], bytes);
+	}
+	vsg_bs_path(path, sizeof(path), t, lun, "control");
+	return vsg_cfs_write(path, val);
+}
+
+/* Creates and enables backstore @lun of @kind; not linked yet. */
+int vsg_bs_create(struct vsg_target *t, unsigned int lun,
+		  enum vsg_bs_kind kind, size_t bytes)
+{
+	char path[256];
+	int ret;
+
+	if (lun >= VSG_CFS_MAX_LUNS || t->kind[lun] != VSG_BS_NONE)
+		return -EINVAL;
+	snprintf(t->bs[lun], sizeof(t->bs[lun]), "%s_%u/vsg",
+		 kind == VSG_BS_RD ? "rd_mcp" : "fileio",
+		 (unsigned int)getpid() * 64 + (vsg_cfs_seq++ % 64));
+	t->kind[lun] = kind;
+	snprintf(path, sizeof(path), VSG_CFS_ROOT "/core/%s", t->bs[lun]);
+	*strrchr(path, '/') = '\0';
+	ret = vsg_mkdir(path);
+	if (!ret)
+		ret = vsg_mkdir(strcat(path, "/vsg"));
+	if (!ret)
+		ret = vsg_bs_control(t, lun, bytes);
+	if (!ret) {
+		vsg_bs_path(path, sizeof(path), t, lun, "enable");
+		ret = vsg_cfs_write(path, "1");
+	}
+	return ret;
+}
+
+int vsg_bs_attr(struct vsg_target *t, unsigned int lun, const char *attr,
+		const char *val)
+{
+	char path[256], sub[128];
+
+	snprintf(sub, sizeof(sub), "attrib/%s", attr);
+	vsg_bs_path(path, sizeof(path), t, lun, sub);
+	return vsg_cfs_write(path, val);
+}
+
+int vsg_bs_remove(struct vsg_target *t, unsigned int lun)
+{
+	char path[256];
+	int ret;
+
+	if (t->kind[lun] == VSG_BS_NONE)
+		return 0;
+	vsg_bs_path(path, sizeof(path), t, lun, NULL);
+	ret = vsg_rmdir(path);
+	*strrchr(path, '/') = '\0';
+	if (!ret)
+		ret = vsg_rmdir(path);
+	if (t->kind[lun] == VSG_BS_FILEIO)
+		unlink(t->file[lun]);
+	t->kind[lun] = VSG_BS_NONE;
+	return ret;
+}
+
+static void vsg_tpg_path(char *buf, size_t len, struct vsg_target *t,
+			 const char *sub)
+{
+	snprintf(buf, len, VSG_CFS_ROOT "/vhost/%s/tpgt_%u%s%s", t->wwpn,
+		 t->tpgt, sub ? "/" : "", sub ? sub : "");
+}
+
+/* Creates WWN (if needed), tpgt_N and the nexus. */
+int vsg_tpg_create(struct vsg_target *t, unsigned int tpgt)
+{
+	char path[256];
+	int ret;
+
+	t->tpgt = tpgt;
+	snprintf(path, sizeof(path), VSG_CFS_ROOT "/vhost");
+	ret = vsg_mkdir(path);
+	if (ret)
+		return ret;
+	snprintf(path, sizeof(path), VSG_CFS_ROOT "/vhost/%s", t->wwpn);
+	ret = vsg_mkdir(path);
+	if (ret)
+		return ret;
+	vsg_tpg_path(path, sizeof(path), t, NULL);
+	ret = vsg_mkdir(path);
+	if (ret)
+		return ret;
+	t->tpg_made = true;
+	return vsg_tpg_attr(t, "nexus", t->nexus);
+}
+
+int vsg_tpg_attr(struct vsg_target *t, const char *attr, const char *val)
+{
+	char path[256];
+
+	vsg_tpg_path(path, sizeof(path), t, attr);
+	return vsg_cfs_write(path, val);
+}
+
+int vsg_lun_link(struct vsg_target *t, unsigned int lun)
+{
+	char dir[256], link[300], dst[256];
+	char sub[32];
+
+	snprintf(sub, sizeof(sub), "lun/lun_%u", lun);
+	vsg_tpg_path(dir, sizeof(dir), t, sub);
+	if (vsg_mkdir(dir))
+		return -errno;
+	snprintf(link, sizeof(link), "%s/vsg_port", dir);
+	vsg_bs_path(dst, sizeof(dst), t, lun, NULL);
+	if (symlink(dst, link))
+		return -errno;
+	t->linked[lun] = true;
+	return 0;
+}
+
+int vsg_lun_unlink(struct vsg_target *t, unsigned int lun)
+{
+	char dir[256], link[300];
+	char sub[32];
+
+	snprintf(sub, sizeof(sub), "lun/lun_%u", lun);
+	vsg_tpg_path(dir, sizeof(dir), t, sub);
+	snprintf(link, sizeof(link), "%s/vsg_port", dir);
+	if (unlink(link) && errno != ENOENT)
+		return -errno;
+	t->linked[lun] = false;
+	return vsg_rmdir(dir);
+}
+
+int vsg_target_setup(struct vsg_target *t, enum vsg_bs_kind kind,
+		     unsigned int nr_luns, size_t bytes)
+{
+	unsigned int id = getpid() * 64 + (vsg_cfs_seq++ % 64), i;
+	int ret;
+
+	memset(t, 0, sizeof(*t));
+	snprintf(t->wwpn, sizeof(t->wwpn), "naa.5001405%09x", id);
+	snprintf(t->nexus, sizeof(t->nexus), "naa.5001406%09x", id);
+	ret = vsg_tpg_create(t, 1);
+	for (i = 0; !ret && i < nr_luns; i++) {
+		ret = vsg_bs_create(t, i, kind, bytes);
+		if (!ret)
+			ret = vsg_lun_link(t, i);
+	}
+	return ret;
+}
+
+void vsg_target_teardown(struct vsg_target *t)
+{
+	char path[256];
+	unsigned int i;
+
+	for (i = 0; i < VSG_CFS_MAX_LUNS; i++) {
+		char sub[32];
+
+		snprintf(sub, sizeof(sub), "lun/lun_%u", i);
+		vsg_tpg_path(path, sizeof(path), t, sub);
+		if (!access(path, F_OK))
+			vsg_lun_unlink(t, i);
+	}
+	if (t->tpg_made) {
+		vsg_tpg_path(path, sizeof(path), t, NULL);
+		vsg_rmdir(path);
+		snprintf(path, sizeof(path), VSG_CFS_ROOT "/vhost/%s", t->wwpn);
+		vsg_rmdir(path);
+		t->tpg_made = false;
+	}
+	for (i = 0; i < VSG_CFS_MAX_LUNS; i++)
+		vsg_bs_remove(t, i);
+}

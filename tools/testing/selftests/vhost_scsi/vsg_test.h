@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Shared pieces of the vhost_scsi selftests: a target plus an open device
+ * with the endpoint set, data patterns and an I/O worker thread.
+ */
+#ifndef VSG_TEST_H
+#define VSG_TEST_H
+
+#include <pthread.h>
+#include "vsg.h"
+#include "vsg_cfs.h"
+
+#define VSG_BLOCK		512
+#define VSG_LUN_BYTES		(8UL << 20)
+#define VSG_CMD_TIMEOUT_MS	10000
+
+#define SAM_STAT_GOOD		0x00
+#define SAM_STAT_CHECK_CONDITION 0x02
+
+struct vsg_env {
+	struct vsg_target t;
+	struct vsg_dev *d;
+	struct vsg_vq *q;	/* first request queue */
+	char why[128];		/* reason when setup skips or fails */
+};
+
+/* Returns 0, KSFT_SKIP (4) or 1 with env->why set. */
+int vsg_env_setup(struct vsg_env *e, enum vsg_bs_kind kind,
+		  unsigned int nr_luns, const struct vsg_opts *opts);
+void vsg_env_teardown(struct vsg_env *e);
+
+void vsg_fill(void *buf, size_t len, __u64 seed);
+long vsg_check(const void *buf, size_t len, __u64 seed);
+int vsg_sense_asc(const struct vsg_scsi_res *res);
+
+/* An I/O thread: write+read-verify loops bounded by time and count. */
+struct vsg_worker {
+	pthread_t thread;
+	struct vsg_vq *vq;
+	unsigned int target;
+	unsigned int lun;
+	__u64 lba;		/* private region start */
+	__u32 blocks;		/* per command */
+	unsigned int max_ops;
+	__u64 deadline_ms;
+	bool write_verify;	/* false: reads only */
+	unsigned int flags;	/* VSG_F_* for the submissions */
+	bool *stop;		/* read with __atomic_load_n() */
+	/* results */
+	unsigned int ops;
+	unsigned int good;
+	unsigned int check_cond;
+	unsigned int bad_target;
+	unsigned int incorrect_lun;
+	unsigned int other_resp;
+	unsigned int timeouts;
+	unsigned int errors;		/* submit errors */
+	unsigned int mismatches;
+	unsigned int multi_complete;	/* cmd completions != 1 */
+};
+
+void *vsg_worker_fn(void *arg);
+int vsg_worker_start(struct vsg_worker *w);
+void vsg_worker_join(struct vsg_worker *w);
+
+#endif /* VSG_TEST_H */
