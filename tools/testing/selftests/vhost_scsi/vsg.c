@@ -86,11 +86,11 @@ static int vsg_vq_pool_init(struct vsg_dev *d, struct vsg_vq *vq)
 	unsigned int i;
 
 	vq->by_head = calloc(vq->num, sizeof(*vq->by_head));
-	vq->cmds = calloc(vq->num, sizeof(*vq->cmds));
-	vq->free_cmds = calloc(vq->num, sizeof(*vq->free_cmds));
+	vq->cmds = calloc(vq->pool, sizeof(*vq->cmds));
+	vq->free_cmds = calloc(vq->pool, sizeof(*vq->free_cmds));
 	if (!vq->by_head || !vq->cmds || !vq->free_cmds)
 		return -ENOMEM;
-	for (i = 0; i < vq->num; i++) {
+	for (i = 0; i < vq->pool; i++) {
 		struct vsg_cmd *c = &vq->cmds[i];
 
 		c->vq = vq;
@@ -102,9 +102,9 @@ static int vsg_vq_pool_init(struct vsg_dev *d, struct vsg_vq *vq)
 		if (!c->req || !c->resp || !c->indir || !c->ids)
 			return -ENOMEM;
 		c->tag = i;
-		vq->free_cmds[vq->num - 1 - i] = c;
+		vq->free_cmds[vq->pool - 1 - i] = c;
 	}
-	vq->nr_free_cmds = vq->num;
+	vq->nr_free_cmds = vq->pool;
 	for (i = 0; i < vq->num; i++)
 		vq->desc[i].next = i + 1;
 	vq->free_head = 0;
@@ -135,7 +135,7 @@ static int vsg_vq_files(struct vsg_dev *d, struct vsg_vq *vq, bool err_fd)
 }
 
 static int vsg_vq_init(struct vsg_dev *d, unsigned int idx,
-		       unsigned int num, bool err_fd)
+		       unsigned int num, unsigned int pool, bool err_fd)
 {
 	struct vsg_vq *vq = &d->vqs[idx];
 	struct vhost_vring_state st = { .index = idx };
@@ -145,6 +145,7 @@ static int vsg_vq_init(struct vsg_dev *d, unsigned int idx,
 	vq->dev = d;
 	vq->index = idx;
 	vq->num = num;
+	vq->pool = pool < num ? pool : num;
 	vq->kick_fd = -1;
 	vq->call_fd = -1;
 	vq->err_fd = -1;
@@ -240,7 +241,8 @@ static int vsg_open_dev(struct vsg_dev *d, const struct vsg_opts *o)
 	if (ret)
 		return ret;
 	for (i = 0; i < d->nr_vqs; i++) {
-		ret = vsg_vq_init(d, i, qsize, !o->no_err_fd);
+		ret = vsg_vq_init(d, i, qsize, o->pool ? o->pool : 256,
+				  !o->no_err_fd);
 		if (ret)
 			return ret;
 	}
@@ -286,7 +288,7 @@ static void vsg_vq_free(struct vsg_vq *vq)
 	if (vq->err_fd >= 0)
 		close(vq->err_fd);
 	if (vq->cmds)
-		for (i = 0; i < vq->num; i++)
+		for (i = 0; i < vq->pool; i++)
 			free(vq->cmds[i].ids);
 	free(vq->cmds);
 	free(vq->free_cmds);

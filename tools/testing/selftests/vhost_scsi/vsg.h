@@ -105,6 +105,7 @@ struct vsg_vq {
 	struct vsg_dev *dev;
 	unsigned int index;
 	unsigned int num;
+	unsigned int pool;	/* command slots */
 	struct vring_desc *desc;
 	struct vring_avail *avail;
 	struct vring_used *used;
@@ -128,6 +129,7 @@ struct vsg_opts {
 	const char *path;	/* default /dev/vhost-scsi */
 	unsigned int nr_io;	/* request queues, default 1 */
 	unsigned int qsize;	/* ring size, default 128, power of two */
+	unsigned int pool;	/* commands per queue, default min(qsize, 256) */
 	__u64 features;		/* 0: VERSION_1 | INDIRECT_DESC | EVENT_IDX */
 	size_t arena;		/* bytes of guest memory, default 16 MiB */
 	bool no_err_fd;		/* do not install vring error eventfds */

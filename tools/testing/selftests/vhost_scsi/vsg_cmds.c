@@ -214,7 +214,7 @@ static struct vsg_cmd *vsg_event_oldest(struct vsg_vq *vq)
 	unsigned int i;
 
 	pthread_mutex_lock(&vq->lock);
-	for (i = 0; i < vq->num; i++) {
+	for (i = 0; i < vq->pool; i++) {
 		struct vsg_cmd *c = &vq->cmds[i];
 
 		if (c->state == VSG_CMD_DONE &&

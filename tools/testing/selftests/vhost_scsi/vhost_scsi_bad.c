@@ -1,0 +1,377 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vhost_scsi bad guest input: every malformed request must get a vq_err,
+ * a correct error response, or be dropped; never a hang, and the device
+ * keeps serving other requests.
+ */
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+#include "vsg_test.h"
+
+#define BAD_WAIT_MS	3000
+
+enum outcome { NOTHING, ANSWERED, VQ_ERROR };
+
+FIXTURE(bad) {
+	struct vsg_env e;
+	__u64 err0;
+};
+
+FIXTURE_SETUP(bad)
+{
+	struct vsg_opts o = {
+		.nr_io = 2,
+		.features = VSG_FEATURES_DEFAULT |
+			    BIT_ULL(VIRTIO_SCSI_F_HOTPLUG),
+	};
+	int ret = vsg_env_setup(&self->e, VSG_BS_RD, 1, &o);
+
+	if (ret == 4)
+		SKIP(return, "%s", self->e.why);
+	ASSERT_EQ(0, ret) TH_LOG("%s", self->e.why);
+	self->err0 = vsg_vq_errors(self->e.q);
+}
+
+FIXTURE_TEARDOWN(bad)
+{
+	__u64 t0 = vsg_now_ms();
+
+	/* closing must not hang on whatever the test left behind */
+	vsg_env_teardown(&self->e);
+	EXPECT_LT(vsg_now_ms() - t0, 10000);
+}
+
+/* Waits for the command to come back or for the queue's vq_err signal. */
+static enum outcome wait_outcome(struct vsg_cmd *c, __u64 err0)
+{
+	__u64 deadline = vsg_now_ms() + BAD_WAIT_MS;
+
+	while (vsg_now_ms() < deadline) {
+		if (!vsg_cmd_wait(c, 50))
+			return ANSWERED;
+		if (vsg_vq_errors(c->vq) > err0)
+			return VQ_ERROR;
+	}
+	return NOTHING;
+}
+
+/* The device still answers on queue @n. */
+static int alive(struct vsg_env *e, unsigned int n)
+{
+	struct vsg_scsi_res r;
+	int ret = vsg_tur(vsg_io_vq(e->d, n), 1, 0, &r);
+
+	if (ret)
+		return ret;
+	return r.response == VIRTIO_SCSI_S_OK && !r.status ? 0 : -EIO;
+}
+
+static int untouched_from(const __u8 *p, unsigned int from)
+{
+	unsigned int i;
+
+	for (i = from; i < VSG_HDR_AREA; i++)
+		if (p[i] != 0xa5)
+			return i;
+	return -1;
+}
+
+/* Request header shorter than virtio_scsi_cmd_req. */
+TEST_F(bad, short_header)
+{
+	struct vsg_cmd *c = vsg_cmd_get(self->e.q);
+	__u8 cdb[6] = { 0 };
+	struct vsg_seg s[2];
+	enum outcome o;
+
+	vsg_scsi_prep(c, 1, 0, cdb, 6);
+	memset(c->resp, 0xa5, VSG_HDR_AREA);
+	s[0] = (struct vsg_seg){ .addr = (uintptr_t)c->req, .len = 10 };
+	s[1] = (struct vsg_seg){ .addr = (uintptr_t)c->resp,
+		.len = sizeof(struct virtio_scsi_cmd_resp),
+		.flags = VRING_DESC_F_WRITE };
+	ASSERT_EQ(0, vsg_cmd_submit(c, s, 2, 0));
+	o = wait_outcome(c, self->err0);
+	if (o == ANSWERED) {
+		struct vsg_scsi_res r;
+
+		vsg_scsi_result(c, &r);
+		EXPECT_NE(VIRTIO_SCSI_S_OK, r.response);
+	}
+	EXPECT_EQ(0, alive(&self->e, 0));
+}
+
+/* Response buffer too small for virtio_scsi_cmd_resp: nothing written past. */
+TEST_F(bad, short_response)
+{
+	struct vsg_cmd *c = vsg_cmd_get(self->e.q);
+	__u8 cdb[6] = { 0 };
+	struct vsg_seg s[2];
+
+	vsg_scsi_prep(c, 1, 0, cdb, 6);
+	memset(c->resp, 0xa5, VSG_HDR_AREA);
+	s[0] = (struct vsg_seg){ .addr = (uintptr_t)c->req,
+				 .len = vsg_req_size(self->e.d) };
+	s[1] = (struct vsg_seg){ .addr = (uintptr_t)c->resp, .len = 4,
+				 .flags = VRING_DESC_F_WRITE };
+	ASSERT_EQ(0, vsg_cmd_submit(c, s, 2, 0));
+	wait_outcome(c, self->err0);
+	EXPECT_EQ(-1, untouched_from(c->resp, 4));
+	EXPECT_EQ(0, alive(&self->e, 0));
+}
+
+/* lun[0] must be 1. */
+TEST_F(bad, bad_lun_byte)
+{
+	struct vsg_cmd *c = vsg_cmd_get(self->e.q);
+	__u8 cdb[6] = { 0 };
+	struct vsg_scsi_res r;
+
+	vsg_scsi_prep(c, 1, 0, cdb, 6);
+	((__u8 *)c->req)[0] = 2;
+	ASSERT_EQ(0, vsg_scsi_submit(c, false, NULL, 0, 0));
+	if (wait_outcome(c, self->err0) == ANSWERED) {
+		vsg_scsi_result(c, &r);
+		EXPECT_NE(VIRTIO_SCSI_S_OK, r.response);
+	}
+	EXPECT_EQ(0, alive(&self->e, 0));
+}
+
+/* A CDB whose own length field says more than 32 bytes. */
+TEST_F(bad, oversized_cdb)
+{
+	__u8 cdb[32] = { 0x7f, 0, 0, 0, 0, 0, 0, 0xf0 };
+	struct vsg_cmd *c = vsg_cmd_get(self->e.q);
+	struct vsg_scsi_res r;
+
+	vsg_scsi_prep(c, 1, 0, cdb, 32);
+	ASSERT_EQ(0, vsg_scsi_submit(c, false, NULL, 0, 0));
+	if (wait_outcome(c, self->err0) == ANSWERED) {
+		vsg_scsi_result(c, &r);
+		EXPECT_TRUE(r.response != VIRTIO_SCSI_S_OK || r.status)
+			TH_LOG("an invalid CDB succeeded");
+	}
+	EXPECT_EQ(0, alive(&self->e, 0));
+}
+
+/* A missing target answered through a response split over 3 descriptors. */
+TEST_F(bad, bad_target_split_response)
+{
+	struct vsg_cmd *c = vsg_cmd_get(self->e.q);
+	__u8 cdb[6] = { 0 };
+	struct vsg_scsi_res r;
+
+	vsg_scsi_prep(c, 9, 0, cdb, 6);
+	ASSERT_EQ(0, vsg_scsi_submit(c, false, NULL, 0, VSG_F_SPLIT_RESP));
+	ASSERT_EQ(0, vsg_cmd_wait(c, BAD_WAIT_MS));
+	vsg_scsi_result(c, &r);
+	EXPECT_EQ(VIRTIO_SCSI_S_BAD_TARGET, r.response);
+	EXPECT_EQ(0, r.sense_len);
+}
+
+/* Submits @n raw segs on queue 0 and expects vq_err or an answer. */
+static enum outcome raw_case(struct vsg_env *e, __u64 err0,
+			     const struct vsg_seg *s, unsigned int n,
+			     unsigned int flags)
+{
+	struct vsg_cmd *c = vsg_cmd_get(e->q);
+	__u8 cdb[6] = { 0 };
+
+	vsg_scsi_prep(c, 1, 0, cdb, 6);
+	if (vsg_cmd_submit(c, s, n, flags | VSG_F_RAW))
+		return NOTHING;
+	return wait_outcome(c, err0);
+}
+
+static struct vsg_seg hdr_seg(struct vsg_cmd *c)
+{
+	struct vsg_seg s = {
+		.addr = (uintptr_t)c->req, .len = vsg_req_size(c->vq->dev),
+		.flags = VRING_DESC_F_NEXT, .next = 1,
+	};
+
+	return s;
+}
+
+/* Data descriptor outside the memory table. */
+TEST_F(bad, desc_outside_mem_table)
+{
+	struct vsg_cmd *c = vsg_cmd_get(self->e.q);
+	__u64 far = (uintptr_t)self->e.d->base + self->e.d->size + (1 << 20);
+	struct vsg_seg s[3] = {
+		hdr_seg(c),
+		{ .addr = (uintptr_t)c->resp, .len = 108,
+		  .flags = VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, .next = 2 },
+		{ .addr = far, .len = 4096, .flags = VRING_DESC_F_WRITE },
+	};
+	__u8 cdb[10] = { 0x28, 0, 0, 0, 0, 0, 0, 0, 8, 0 };
+
+	vsg_scsi_prep(c, 1, 0, cdb, 10);
+	ASSERT_EQ(0, vsg_cmd_submit(c, s, 3, VSG_F_RAW));
+	EXPECT_NE(NOTHING, wait_outcome(c, self->err0));
+	EXPECT_EQ(0, alive(&self->e, 1));
+}
+
+/* The ring address of the indirect table itself is outside. */
+TEST_F(bad, indirect_table_outside_mem_table)
+{
+	__u64 far = (uintptr_t)self->e.d->base + self->e.d->size + (1 << 20);
+	struct vsg_seg s = { .addr = far, .len = 64,
+			     .flags = VRING_DESC_F_INDIRECT };
+
+	EXPECT_NE(NOTHING, raw_case(&self->e, self->err0, &s, 1, 0));
+	EXPECT_EQ(0, alive(&self->e, 1));
+}
+
+TEST_F(bad, desc_loop)
+{
+	struct vsg_cmd *c = vsg_cmd_get(self->e.q);
+	struct vsg_seg s[2] = {
+		hdr_seg(c),
+		{ .addr = (uintptr_t)c->resp, .len = 108,
+		  .flags = VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, .next = 0 },
+	};
+	__u8 cdb[6] = { 0 };
+
+	vsg_scsi_prep(c, 1, 0, cdb, 6);
+	ASSERT_EQ(0, vsg_cmd_submit(c, s, 2, VSG_F_RAW));
+	EXPECT_NE(NOTHING, wait_outcome(c, self->err0));
+	EXPECT_EQ(0, alive(&self->e, 1));
+}
+
+TEST_F(bad, indirect_loop)
+{
+	struct vsg_cmd *c = vsg_cmd_get(self->e.q);
+	struct vsg_seg s[2] = {
+		hdr_seg(c),
+		{ .addr = (uintptr_t)c->resp, .len = 108,
+		  .flags = VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, .next = 1 },
+	};
+	__u8 cdb[6] = { 0 };
+
+	vsg_scsi_prep(c, 1, 0, cdb, 6);
+	ASSERT_EQ(0, vsg_cmd_submit(c, s, 2, VSG_F_RAW | VSG_F_INDIRECT));
+	EXPECT_NE(NOTHING, wait_outcome(c, self->err0));
+	EXPECT_EQ(0, alive(&self->e, 1));
+}
+
+TEST_F(bad, next_out_of_range)
+{
+	struct vsg_cmd *c = vsg_cmd_get(self->e.q);
+	struct vsg_seg s[1] = { {
+		.addr = (uintptr_t)c->req, .len = vsg_req_size(self->e.d),
+		.flags = VRING_DESC_F_NEXT, .next = 5000,
+	} };
+	__u8 cdb[6] = { 0 };
+
+	vsg_scsi_prep(c, 1, 0, cdb, 6);
+	ASSERT_EQ(0, vsg_cmd_submit(c, s, 1, VSG_F_RAW));
+	EXPECT_NE(NOTHING, wait_outcome(c, self->err0));
+	EXPECT_EQ(0, alive(&self->e, 1));
+}
+
+/* An indirect table with more entries than any iovec array holds. */
+TEST_F(bad, oversized_chain)
+{
+	const unsigned int n = 4096;
+	struct vring_desc *t = vsg_alloc(self->e.d, n * sizeof(*t), 16);
+	__u8 *buf = vsg_alloc(self->e.d, n, 64);
+	struct vsg_cmd *c = vsg_cmd_get(self->e.q);
+	struct vsg_seg s = { .addr = (uintptr_t)t, .len = n * sizeof(*t),
+			     .flags = VRING_DESC_F_INDIRECT };
+	__u8 cdb[10] = { 0x28, 0, 0, 0, 0, 0, 0, 0, 8, 0 };
+	unsigned int i;
+
+	ASSERT_NE(NULL, t);
+	vsg_scsi_prep(c, 1, 0, cdb, 10);
+	t[0].addr = (uintptr_t)c->req;
+	t[0].len = vsg_req_size(self->e.d);
+	t[1].addr = (uintptr_t)c->resp;
+	t[1].len = sizeof(struct virtio_scsi_cmd_resp);
+	for (i = 2; i < n; i++) {
+		t[i].addr = (uintptr_t)(buf + i);
+		t[i].len = 1;
+	}
+	for (i = 0; i < n; i++) {
+		t[i].flags = (i ? VRING_DESC_F_WRITE : 0) |
+			     (i + 1 < n ? VRING_DESC_F_NEXT : 0);
+		t[i].next = i + 1;
+	}
+	ASSERT_EQ(0, vsg_cmd_submit(c, &s, 1, VSG_F_RAW));
+	EXPECT_NE(NOTHING, wait_outcome(c, self->err0));
+	EXPECT_EQ(0, alive(&self->e, 1));
+}
+
+/* Unknown control request type, then a truncated TMF request. */
+TEST_F(bad, bad_control_requests)
+{
+	struct vsg_vq *cq = &self->e.d->vqs[VSG_VQ_CTL];
+	__u64 err0 = vsg_vq_errors(cq);
+	struct vsg_cmd *c = vsg_cmd_get(cq);
+	struct vsg_seg s[2];
+	__u32 *type = c->req;
+	__u8 resp = 0xff;
+
+	memset(c->req, 0, VSG_HDR_AREA);
+	memset(c->resp, 0xa5, VSG_HDR_AREA);
+	*type = 77;
+	s[0] = (struct vsg_seg){ .addr = (uintptr_t)c->req, .len = 24 };
+	s[1] = (struct vsg_seg){ .addr = (uintptr_t)c->resp, .len = 1,
+				 .flags = VRING_DESC_F_WRITE };
+	ASSERT_EQ(0, vsg_cmd_submit(c, s, 2, 0));
+	wait_outcome(c, err0);
+	EXPECT_EQ(-1, untouched_from(c->resp, 1));
+
+	c = vsg_cmd_get(cq);
+	memset(c->req, 0, VSG_HDR_AREA);
+	memset(c->resp, 0xa5, VSG_HDR_AREA);
+	*(__u32 *)c->req = VIRTIO_SCSI_T_TMF;
+	s[0] = (struct vsg_seg){ .addr = (uintptr_t)c->req, .len = 8 };
+	s[1] = (struct vsg_seg){ .addr = (uintptr_t)c->resp, .len = 1,
+				 .flags = VRING_DESC_F_WRITE };
+	ASSERT_EQ(0, vsg_cmd_submit(c, s, 2, 0));
+	wait_outcome(c, vsg_vq_errors(cq));
+	EXPECT_EQ(-1, untouched_from(c->resp, 1))
+		TH_LOG("device wrote past the 1-byte TMF response");
+
+	ASSERT_EQ(0, vsg_tmf(self->e.d, VIRTIO_SCSI_T_TMF_LOGICAL_UNIT_RESET,
+			     1, 0, 0, &resp, 10000));
+	EXPECT_TRUE(resp == VIRTIO_SCSI_S_OK ||
+		    resp == VIRTIO_SCSI_S_FUNCTION_SUCCEEDED);
+}
+
+/* An 8-byte event buffer must not be overrun; later events still flow. */
+TEST_F(bad, wrong_size_event_buffer)
+{
+	struct vsg_vq *ev = &self->e.d->vqs[VSG_VQ_EVT];
+	struct vsg_cmd *c = vsg_cmd_get(ev);
+	struct vsg_seg s = { .addr = (uintptr_t)c->resp, .len = 8,
+			     .flags = VRING_DESC_F_WRITE };
+	struct virtio_scsi_event e;
+	__u64 deadline;
+	bool removed = false;
+
+	memset(c->resp, 0xa5, VSG_HDR_AREA);
+	ASSERT_EQ(0, vsg_cmd_submit(c, &s, 1, 0));
+	ASSERT_EQ(0, vsg_bs_create(&self->e.t, 2, VSG_BS_RD, 1 << 20));
+	ASSERT_EQ(0, vsg_lun_link(&self->e.t, 2));
+	usleep(300000);
+	EXPECT_EQ(-1, untouched_from(c->resp, 8));
+
+	ASSERT_EQ(0, vsg_event_post(self->e.d, 8, VSG_EVT_SIZE));
+	ASSERT_EQ(0, vsg_lun_unlink(&self->e.t, 2));
+	deadline = vsg_now_ms() + 5000;
+	while (!removed && vsg_now_ms() < deadline) {
+		if (vsg_event_next(self->e.d, &e, NULL, 500))
+			continue;
+		removed = (e.event & ~VIRTIO_SCSI_T_EVENTS_MISSED) ==
+			  VIRTIO_SCSI_T_TRANSPORT_RESET &&
+			  e.reason == VIRTIO_SCSI_EVT_RESET_REMOVED;
+	}
+	EXPECT_TRUE(removed);
+}
+
+TEST_HARNESS_MAIN

@@ -1,0 +1,263 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vhost_scsi races: I/O threads while a LUN is unlinked and relinked and
+ * while CLEAR_ENDPOINT runs; TMFs and hot-plug against unlink and
+ * endpoint changes.  Every command must complete exactly once, no hang.
+ * Loops are bounded by time and by count.
+ */
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+#include "vsg_test.h"
+
+#define NR_Q		2
+
+FIXTURE(race) {
+	struct vsg_env e;
+};
+
+FIXTURE_SETUP(race)
+{
+	struct vsg_opts o = {
+		.nr_io = NR_Q,
+		.features = VSG_FEATURES_DEFAULT |
+			    BIT_ULL(VIRTIO_SCSI_F_HOTPLUG),
+	};
+	int ret = vsg_env_setup(&self->e, VSG_BS_RD, 2, &o);
+
+	if (ret == 4)
+		SKIP(return, "%s", self->e.why);
+	ASSERT_EQ(0, ret) TH_LOG("%s", self->e.why);
+}
+
+FIXTURE_TEARDOWN(race)
+{
+	vsg_env_teardown(&self->e);
+}
+
+static void worker_init(struct vsg_worker *w, struct vsg_env *e,
+			unsigned int q, unsigned int lun, __u64 lba,
+			unsigned int ms, bool *stop)
+{
+	memset(w, 0, sizeof(*w));
+	w->vq = vsg_io_vq(e->d, q);
+	w->target = 1;
+	w->lun = lun;
+	w->lba = lba;
+	w->blocks = 16;
+	w->max_ops = 20000;
+	w->deadline_ms = vsg_now_ms() + ms;
+	w->write_verify = true;
+	w->flags = q ? VSG_F_INDIRECT : 0;
+	w->stop = stop;
+}
+
+static void check_exactly_once(struct __test_metadata *_metadata,
+			       struct vsg_env *e, struct vsg_worker *w,
+			       unsigned int nr)
+{
+	struct vsg_vq_stats st;
+	unsigned int i;
+
+	for (i = 0; i < nr; i++) {
+		EXPECT_EQ(0, w[i].timeouts) TH_LOG("worker %u", i);
+		EXPECT_EQ(0, w[i].errors) TH_LOG("worker %u", i);
+		EXPECT_EQ(0, w[i].multi_complete) TH_LOG("worker %u", i);
+		EXPECT_EQ(0, w[i].mismatches) TH_LOG("worker %u", i);
+		EXPECT_GT(w[i].ops, 0);
+	}
+	for (i = 0; i < NR_Q; i++) {
+		vsg_vq_stats(vsg_io_vq(e->d, i), &st);
+		EXPECT_EQ(st.submitted, st.completed) TH_LOG("queue %u", i);
+		EXPECT_EQ(0, st.spurious) TH_LOG("queue %u", i);
+		EXPECT_EQ(0, st.inflight) TH_LOG("queue %u", i);
+	}
+}
+
+/* LUN 1 flaps under I/O; LUN 0 never notices. */
+TEST_F_TIMEOUT(race, io_vs_lun_unlink_relink, 100)
+{
+	struct virtio_scsi_event ev;
+	unsigned int i, cycles = 0, removed = 0, missed = 0;
+	struct vsg_worker w[3];
+	bool stop = false;
+	__u64 end;
+
+	ASSERT_EQ(0, vsg_event_post(self->e.d, 64, VSG_EVT_SIZE));
+	worker_init(&w[0], &self->e, 0, 1, 0, 30000, &stop);
+	worker_init(&w[1], &self->e, 1, 1, 512, 30000, &stop);
+	worker_init(&w[2], &self->e, 1, 0, 0, 30000, &stop);
+	for (i = 0; i < 3; i++)
+		ASSERT_EQ(0, vsg_worker_start(&w[i]));
+	end = vsg_now_ms() + 15000;
+	while (cycles < 20 && vsg_now_ms() < end) {
+		usleep(50000);
+		ASSERT_EQ(0, vsg_lun_unlink(&self->e.t, 1));
+		usleep(50000);
+		ASSERT_EQ(0, vsg_lun_link(&self->e.t, 1));
+		cycles++;
+	}
+	__atomic_store_n(&stop, true, __ATOMIC_RELAXED);
+	for (i = 0; i < 3; i++)
+		vsg_worker_join(&w[i]);
+	while (!vsg_event_next(self->e.d, &ev, NULL, 500)) {
+		if (ev.event & VIRTIO_SCSI_T_EVENTS_MISSED)
+			missed++;
+		if (ev.reason == VIRTIO_SCSI_EVT_RESET_REMOVED)
+			removed++;
+	}
+	check_exactly_once(_metadata, &self->e, w, 3);
+	EXPECT_EQ(w[2].ops, w[2].good) TH_LOG("LUN 0 was disturbed");
+	for (i = 0; i < 2; i++)
+		EXPECT_EQ(0, w[i].other_resp) TH_LOG("worker %u", i);
+	EXPECT_TRUE(removed == cycles || missed)
+		TH_LOG("%u removed events for %u unlinks", removed, cycles);
+	TH_LOG("%u cycles; LUN 1 ops %u good %u, LUN 0 ops %u", cycles,
+	       w[0].ops + w[1].ops, w[0].good + w[1].good, w[2].ops);
+}
+
+/* CLEAR_ENDPOINT/SET_ENDPOINT under I/O: no command lost or doubled. */
+TEST_F_TIMEOUT(race, io_vs_clear_endpoint, 100)
+{
+	struct vsg_worker w[2];
+	unsigned int i, round;
+	bool stop = false;
+
+	worker_init(&w[0], &self->e, 0, 0, 0, 8000, &stop);
+	worker_init(&w[1], &self->e, 1, 0, 512, 8000, &stop);
+	for (i = 0; i < 2; i++)
+		ASSERT_EQ(0, vsg_worker_start(&w[i]));
+	for (round = 0; round < 3; round++) {
+		usleep(700000);
+		ASSERT_EQ(0, vsg_clear_endpoint(self->e.d, self->e.t.wwpn));
+		usleep(300000);
+		ASSERT_EQ(0, vsg_set_endpoint(self->e.d, self->e.t.wwpn));
+		for (i = 0; i < NR_Q; i++)
+			vsg_vq_kick(vsg_io_vq(self->e.d, i));
+	}
+	for (i = 0; i < 2; i++)
+		vsg_worker_join(&w[i]);
+	check_exactly_once(_metadata, &self->e, w, 2);
+	for (i = 0; i < 2; i++)
+		EXPECT_EQ(w[i].ops, w[i].good) TH_LOG("worker %u", i);
+}
+
+/* Closing the device with commands in flight returns promptly. */
+TEST_F_TIMEOUT(race, close_with_commands_in_flight, 60)
+{
+	__u8 *buf = vsg_alloc(self->e.d, 64 * 8192, 4096);
+	__u8 cdb[10] = { 0x28, 0, 0, 0, 0, 0, 0, 0, 16, 0 };
+	__u64 t0;
+	int i;
+
+	for (i = 0; i < 64; i++) {
+		struct vsg_cmd *c = vsg_cmd_get(vsg_io_vq(self->e.d, i % 2));
+		struct iovec iov = { buf + i * 8192, 8192 };
+
+		vsg_scsi_prep(c, 1, i % 2, cdb, 10);
+		ASSERT_EQ(0, vsg_scsi_submit(c, false, &iov, 1, 0));
+	}
+	t0 = vsg_now_ms();
+	close(self->e.d->fd);
+	self->e.d->fd = -1;
+	EXPECT_LT(vsg_now_ms() - t0, 10000);
+}
+
+/*
+ * LUN resets while the LUN is unlinked and relinked.  Debian's module
+ * frees the wrong preallocated TMF here, so not run against stock.
+ */
+TEST_F_TIMEOUT(race, tmf_vs_lun_unlink, 100)
+{
+	unsigned int i, answered = 0, sent = 0;
+	__u8 resp;
+	__u64 end;
+
+	if (vsg_flavour_stock() && !getenv("VSG_STOCK_UNSAFE"))
+		SKIP(return, "stock frees the wrong TMF entry (6.1 defect)");
+	end = vsg_now_ms() + 10000;
+	for (i = 0; i < 40 && vsg_now_ms() < end; i++) {
+		struct vsg_cmd *c = vsg_cmd_get(&self->e.d->vqs[VSG_VQ_CTL]);
+		struct virtio_scsi_ctrl_tmf_req *r = c->req;
+		struct vsg_seg s[2] = {
+			{ .addr = (uintptr_t)r, .len = sizeof(*r) },
+			{ .addr = (uintptr_t)c->resp, .len = 1,
+			  .flags = VRING_DESC_F_WRITE },
+		};
+
+		memset(r, 0, sizeof(*r));
+		r->type = VIRTIO_SCSI_T_TMF;
+		r->subtype = VIRTIO_SCSI_T_TMF_LOGICAL_UNIT_RESET;
+		vsg_lun(r->lun, 1, 1);
+		ASSERT_EQ(0, vsg_cmd_submit(c, s, 2, 0));
+		sent++;
+		ASSERT_EQ(0, vsg_lun_unlink(&self->e.t, 1));
+		ASSERT_EQ(0, vsg_cmd_wait(c, 10000));
+		resp = *(__u8 *)c->resp;
+		answered += resp != 0xa5;
+		vsg_cmd_put(c);
+		ASSERT_EQ(0, vsg_lun_link(&self->e.t, 1));
+	}
+	EXPECT_EQ(sent, answered);
+	ASSERT_EQ(0, vsg_tmf(self->e.d, VIRTIO_SCSI_T_TMF_LOGICAL_UNIT_RESET,
+			     1, 1, 0, &resp, 10000));
+}
+
+/*
+ * LUN link/unlink while the endpoint is cleared and set again.  Debian's
+ * module can queue an event after the clear flushed and then warns, so
+ * not run against stock.
+ */
+TEST_F_TIMEOUT(race, hotplug_vs_clear_endpoint, 100)
+{
+	struct virtio_scsi_event ev;
+	struct vsg_scsi_res r;
+	unsigned int i;
+
+	if (vsg_flavour_stock() && !getenv("VSG_STOCK_UNSAFE"))
+		SKIP(return, "stock can queue an event after clear (6.1 defect)");
+	ASSERT_EQ(0, vsg_event_post(self->e.d, 64, VSG_EVT_SIZE));
+	for (i = 0; i < 15; i++) {
+		ASSERT_EQ(0, vsg_lun_unlink(&self->e.t, 1));
+		ASSERT_EQ(0, vsg_clear_endpoint(self->e.d, self->e.t.wwpn));
+		ASSERT_EQ(0, vsg_lun_link(&self->e.t, 1));
+		ASSERT_EQ(0, vsg_set_endpoint(self->e.d, self->e.t.wwpn));
+	}
+	while (!vsg_event_next(self->e.d, &ev, NULL, 300))
+		;
+	ASSERT_EQ(0, vsg_tur(self->e.q, 1, 1, &r));
+	EXPECT_EQ(VIRTIO_SCSI_S_OK, r.response);
+}
+
+/*
+ * SET_ENDPOINT with a huge request queue, then LUN unlink.  Debian's
+ * module keeps a pointer to the device when SET_ENDPOINT fails and uses
+ * it after free on unlink, so not run against stock.
+ */
+TEST_F_TIMEOUT(race, failed_set_endpoint_then_unlink, 100)
+{
+	struct vsg_opts o = { .nr_io = 1, .qsize = 32768, .pool = 16,
+			      .arena = 8 << 20 };
+	struct vsg_dev *big;
+	struct vsg_scsi_res r;
+	int ret;
+
+	if (vsg_flavour_stock() && !getenv("VSG_STOCK_UNSAFE"))
+		SKIP(return, "stock uses the device after free (6.1 defect)");
+	ASSERT_EQ(0, vsg_clear_endpoint(self->e.d, self->e.t.wwpn));
+	ASSERT_EQ(0, vsg_open(&o, &big));
+	ret = vsg_set_endpoint(big, self->e.t.wwpn);
+	TH_LOG("SET_ENDPOINT with 32768 entries: %s", strerror(-ret));
+	if (!ret)
+		ASSERT_EQ(0, vsg_clear_endpoint(big, self->e.t.wwpn));
+	vsg_close(big);
+	ASSERT_EQ(0, vsg_lun_unlink(&self->e.t, 1));
+	ASSERT_EQ(0, vsg_lun_link(&self->e.t, 1));
+	ASSERT_EQ(0, vsg_set_endpoint(self->e.d, self->e.t.wwpn));
+	ASSERT_EQ(0, vsg_tur(self->e.q, 1, 1, &r));
+	EXPECT_EQ(VIRTIO_SCSI_S_OK, r.response);
+}
+
+TEST_HARNESS_MAIN
