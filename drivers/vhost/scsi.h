@@ -1,0 +1,338 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * vhost_scsi internal definitions.
+ *
+ * Object model (see Documentation/driver-api/vhost-scsi.rst):
+ *
+ *   vhs_tport (configfs WWN) -> vhs_tpg (tpgt_N) -> vhs_lun (LUN symlink)
+ *   vhs_dev (/dev/vhost-scsi open) -> vhs_endpoint -> vhs_tpg[target id]
+ *
+ * The I/O and control paths find the endpoint, the TPG of a target id and
+ * the LUN under srcu_read_lock(&vhs_srcu) only.  Writers publish with
+ * rcu_assign_pointer() once an object is complete, unpublish, wait with
+ * synchronize_srcu() and then drain the per-object percpu_ref that every
+ * command which found the object holds until its response is in the used
+ * ring.
+ */
+#ifndef _DRIVERS_VHOST_SCSI_H
+#define _DRIVERS_VHOST_SCSI_H
+
+#include <linux/completion.h>
+#include <linux/list.h>
+#include <linux/llist.h>
+#include <linux/mutex.h>
+#include <linux/percpu-refcount.h>
+#include <linux/scatterlist.h>
+#include <linux/srcu.h>
+#include <linux/uio.h>
+#include <linux/vhost.h>
+#include <linux/virtio_scsi.h>
+#include <target/target_core_base.h>
+
+#include "vhost.h"
+
+#define VHS_MAX_TARGET		256
+#define VHS_MAX_LUN		16384	/* flat space addressing, 14 bits */
+#define VHS_MAX_IO_VQ		1024
+#define VHS_NAMELEN		256
+#define VHS_MAX_CDB		32
+#define VHS_INLINE_SGS		4	/* sg entries kept in every command */
+#define VHS_MAX_SGS		2048	/* largest data or PI scatterlist */
+#define VHS_MAX_EVENTS		128	/* queued, undelivered events */
+#define VHS_WEIGHT		256	/* requests per handler run */
+
+/* virtio-scsi calls the TMF success code FUNCTION COMPLETE; it is S_OK. */
+#define VHS_S_FUNCTION_COMPLETE	VIRTIO_SCSI_S_OK
+
+enum {
+	VHS_VQ_CTL = 0,
+	VHS_VQ_EVT = 1,
+	VHS_VQ_IO = 2,
+};
+
+enum {
+	VHS_FEATURES = VHOST_FEATURES |
+		       (1ULL << VIRTIO_SCSI_F_HOTPLUG) |
+		       (1ULL << VIRTIO_SCSI_F_T10_PI),
+};
+
+/* Lock subclass of an I/O vq mutex taken while the control vq's is held. */
+#define VHS_IO_VQ_NESTING	SINGLE_DEPTH_NESTING
+
+/*
+ * All lookup read sections use this one SRCU domain: the request and
+ * control handlers sleep (page pinning, allocation, LIO submission) while
+ * they hold what they found, so plain RCU is not enough.
+ */
+extern struct srcu_struct vhs_srcu;
+
+/* Protects vhs_tpg_list and serialises SET_ENDPOINT's claim of TPGs. */
+extern struct mutex vhs_tpg_list_lock;
+extern struct list_head vhs_tpg_list;
+
+extern unsigned int vhs_cmds_per_vq;
+
+struct vhs_dev;
+
+/* A target port: /sys/kernel/config/target/vhost/<wwn> */
+struct vhs_tport {
+	u8 proto_id;			/* SCSI_PROTOCOL_*, fixed at creation */
+	char name[VHS_NAMELEN];		/* name SET_ENDPOINT matches */
+	struct se_wwn wwn;
+};
+
+/* A logical unit as the I/O path sees it: a gate and a drain counter. */
+struct vhs_lun {
+	/*
+	 * Held by every command and TMF that found this LUN, from lookup
+	 * until its response is in the used ring.  Killed on unlink; the
+	 * release callback completes @drained.
+	 */
+	struct percpu_ref ref;
+	struct completion drained;
+	u64 unpacked_lun;
+};
+
+/*
+ * Copy-on-grow LUN table of a TPG.  Readers hold vhs_srcu; writers hold
+ * the TPG's mutex and free a replaced table only after synchronize_srcu().
+ */
+struct vhs_lun_table {
+	unsigned int nr;
+	struct vhs_lun __rcu *lun[];
+};
+
+/* A target portal group: .../<wwn>/tpgt_N, virtio target id N */
+struct vhs_tpg {
+	u16 tpgt;
+	/* configfs attrib/fabric_prot_type; READ_ONCE/WRITE_ONCE */
+	int fabric_prot_type;
+	/* Protects every field below that says "protected by mutex". */
+	struct mutex mutex;
+	/*
+	 * The I_T nexus session; protected by mutex.  Stable without the
+	 * mutex while @claimed is set (drop_nexus refuses then), which is
+	 * how the I/O path uses it.
+	 */
+	struct se_session *se_sess;
+	/* Linked LUNs, protected by mutex; drop_nexus refuses while > 0. */
+	unsigned int nr_luns;
+	/* Owned by an endpoint (being set up or live); protected by mutex. */
+	bool claimed;
+	/*
+	 * Device to send hot-plug events to; protected by mutex.  Set once
+	 * the endpoint is live, cleared by CLEAR_ENDPOINT before it drains,
+	 * so a holder of @mutex never sees a freed or half-built device.
+	 */
+	struct vhs_dev *vs;
+	/* LUN table: writers hold mutex, readers hold vhs_srcu. */
+	struct vhs_lun_table __rcu *luns;
+	/* On vhs_tpg_list, protected by vhs_tpg_list_lock. */
+	struct list_head node;
+	struct vhs_tport *tport;
+	struct se_portal_group se_tpg;
+};
+
+/* What SET_ENDPOINT bound: the target-id -> TPG table of one device. */
+struct vhs_endpoint {
+	struct vhs_dev *vs;		/* owner; its dev.mutex guards writes */
+	/*
+	 * Held by every in-flight command and TMF (taken in the handler,
+	 * dropped after the response is in the used ring).  Killed by
+	 * CLEAR_ENDPOINT; the release callback completes @drained.
+	 */
+	struct percpu_ref ref;
+	struct completion drained;
+	char wwpn[VHS_NAMELEN];
+	/*
+	 * Filled before the endpoint is published and only cleared after
+	 * it is unpublished; readers hold vhs_srcu.
+	 */
+	struct vhs_tpg __rcu *tpg[VHS_MAX_TARGET];
+};
+
+/* A bounced read: where the data goes once LIO filled the bounce pages. */
+struct vhs_bounce {
+	struct iov_iter iter;		/* guest data-in buffers */
+	const void *iov;		/* dup_iter() copy backing @iter */
+};
+
+struct vhs_vq;
+
+/* One virtio-scsi request; preallocated per I/O vq, kept small. */
+struct vhs_cmd {
+	struct vhs_vq *svq;
+	/* Per-use state from @ep up to @sgl_inline; vhs_cmd_get() clears it. */
+	struct vhs_endpoint *ep;	/* ep->ref held */
+	struct vhs_lun *lun;		/* lun->ref held, NULL if none */
+	/* On svq->inflight; protected by the vq mutex. */
+	struct list_head inflight_node;
+	/* On svq->done once LIO released it; lockless. */
+	struct llist_node done_node;
+	/* Next free command; protected by the vq mutex. */
+	struct vhs_cmd *next_free;
+	u64 tag;
+	u16 lun_id;
+	u16 head;
+	u8 tgt;
+	bool status_sent;		/* queue_status or queue_data_in ran */
+	bool bounced;			/* @sgl holds our own pages */
+	u8 local_resp;			/* answered without LIO, if non-zero */
+	u32 in_len;			/* device-writable bytes */
+	u32 data_len;			/* data bytes (without PI) */
+	enum dma_data_direction dir;
+
+	/* Response header iovecs: one inline, more on demand. */
+	struct iovec *resp_iov;
+	unsigned int resp_nr;
+	struct iovec resp_iov_inline;
+
+	/* Data and PI scatterlists: a few inline, more on demand. */
+	struct scatterlist *sgl;
+	unsigned int sg_nr;
+	struct scatterlist *prot_sgl;
+	unsigned int prot_nr;
+	struct vhs_bounce *bounce;	/* bounced reads only */
+
+	/* Dirty log of the writable descriptors (LOG_ALL), on demand. */
+	struct vhost_log *log;
+	unsigned int log_nr;
+
+	struct scatterlist sgl_inline[VHS_INLINE_SGS];
+
+	u8 cdb[VHS_MAX_CDB];
+	u8 sense[TRANSPORT_SENSE_BUFFER];
+	struct se_cmd se_cmd;
+};
+
+struct vhs_vq {
+	struct vhost_virtqueue vq;
+	struct vhs_dev *vs;
+	/*
+	 * Command pool of an I/O vq: allocated by SET_ENDPOINT, freed by
+	 * CLEAR_ENDPOINT after the drain.  Free list, in-flight list and
+	 * @starved are protected by vq.mutex.
+	 */
+	struct vhs_cmd *cmds;
+	unsigned int nr_cmds;
+	struct vhs_cmd *free;
+	struct list_head inflight;
+	bool starved;
+	/* Commands LIO released; drained by @done_work in the worker. */
+	struct llist_head done;
+	struct vhost_work done_work;
+};
+
+struct vhs_dev {
+	struct vhost_dev dev;
+	struct vhs_vq *vqs;
+	int nvqs;
+	/* Writers hold dev.mutex; readers hold vhs_srcu. */
+	struct vhs_endpoint __rcu *ep;
+	/*
+	 * Events waiting for the worker, their count and the missed flag;
+	 * all protected by the event vq's mutex.
+	 */
+	struct list_head evt_list;
+	unsigned int evt_nr;
+	bool events_missed;
+	struct vhost_work evt_work;
+};
+
+/* One LIO task management request of a TMF. */
+struct vhs_tmr {
+	struct se_cmd se_cmd;
+	struct vhs_tmf *tmf;
+	u64 tag;			/* task to abort */
+	u16 lun_id;
+	u8 lio_resp;			/* enum tcm_tmrsp_table */
+};
+
+/* One control-queue TMF; allocated per request, freed once answered. */
+
+struct vhs_tmf {
+	struct vhs_dev *vs;
+	struct vhs_endpoint *ep;	/* ep->ref held */
+	struct vhs_lun *lun;		/* lun->ref held, or NULL */
+	u32 subtype;
+	u16 head;
+	u32 in_len;
+	struct iovec *resp_iov;
+	unsigned int resp_nr;
+	struct iovec resp_iov_inline;
+	struct vhost_log *log;
+	unsigned int log_nr;
+	struct vhost_work work;		/* answers from the worker */
+	atomic_t pending;		/* LIO TMRs still running, +1 */
+	unsigned int nr;
+	struct vhs_tmr tmr[];
+};
+
+static inline struct vhs_vq *to_svq(struct vhost_virtqueue *vq)
+{
+	return container_of(vq, struct vhs_vq, vq);
+}
+
+static inline struct vhs_tpg *to_vhs_tpg(struct se_portal_group *se_tpg)
+{
+	return container_of(se_tpg, struct vhs_tpg, se_tpg);
+}
+
+/* virtio LUN bytes -> LUN id; VHS_MAX_LUN when not addressable */
+static inline u16 vhs_lun_id(const u8 *lun)
+{
+	switch (lun[2] >> 6) {
+	case 0:	/* peripheral device addressing, bus 0 */
+		return lun[2] ? VHS_MAX_LUN : lun[3];
+	case 1:	/* flat space addressing */
+		return ((lun[2] & 0x3f) << 8) | lun[3];
+	default:
+		return VHS_MAX_LUN;
+	}
+}
+
+/* A popped descriptor chain. */
+struct vhs_desc {
+	int head;
+	unsigned int out, in, log_nr;
+	size_t out_size, in_size;
+	struct iov_iter out_iter;	/* device-readable part */
+};
+
+/* scsi_main.c */
+int vhs_pop_desc(struct vhs_dev *vs, struct vhost_virtqueue *vq,
+		 struct vhs_desc *d);
+void vhs_reply_desc(struct vhost_virtqueue *vq, struct vhs_desc *d,
+		    const void *buf, size_t len);
+struct vhs_tpg *vhs_find_tpg(struct vhs_endpoint *ep, u8 target);
+struct vhs_lun *vhs_get_lun(struct vhs_tpg *tpg, u16 lun_id);
+int vhs_save_iov(struct vhost_virtqueue *vq, unsigned int out,
+		 unsigned int in, size_t len, struct iovec *inline_iov,
+		 struct iovec **iovp, unsigned int *nrp);
+int vhs_save_log(struct vhost_virtqueue *vq, unsigned int log_nr,
+		 struct vhost_log **logp, unsigned int *nrp);
+bool vhs_write_iov(struct iovec *iov, unsigned int nr, const void *buf,
+		   size_t len);
+
+/* scsi_io.c */
+void vhs_handle_io_kick(struct vhost_work *work);
+void vhs_done_work(struct vhost_work *work);
+void vhs_release_cmd(struct vhs_cmd *cmd);
+int vhs_vq_alloc_cmds(struct vhs_vq *svq);
+void vhs_vq_free_cmds(struct vhs_vq *svq);
+
+/* scsi_ctl.c */
+void vhs_handle_ctl_kick(struct vhost_work *work);
+void vhs_release_tmr(struct vhs_tmr *tmr);
+
+/* scsi_evt.c */
+void vhs_handle_evt_kick(struct vhost_work *work);
+void vhs_evt_work(struct vhost_work *work);
+void vhs_evt_post(struct vhs_dev *vs, u16 tpgt, u64 lun, u32 reason);
+void vhs_evt_discard(struct vhs_dev *vs);
+
+/* scsi_fabric.c */
+int vhs_fabric_init(void);
+void vhs_fabric_exit(void);
+
+#endif /* _DRIVERS_VHOST_SCSI_H */

@@ -1,0 +1,373 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vhost_scsi control queue: task management functions and asynchronous
+ * notification query/subscribe.
+ *
+ * Every TMF gets its own vhs_tmf (no preallocated pool to run dry or to
+ * free twice).  LIO implements ABORT TASK and LOGICAL UNIT RESET itself;
+ * ABORT TASK SET, CLEAR TASK SET and I_T NEXUS RESET are fanned out here
+ * as one LIO ABORT TASK per in-flight command in scope, and the TMF is
+ * answered once all of them finished.  QUERY TASK (SET) are answered from
+ * the in-flight lists directly.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/slab.h>
+#include <target/target_core_fabric.h>
+
+#include "scsi.h"
+
+union vhs_ctl_req {
+	__virtio32 type;
+	struct virtio_scsi_ctrl_tmf_req tmf;
+	struct virtio_scsi_ctrl_an_req an;
+};
+
+/* Which in-flight commands a TMF is about. */
+struct vhs_scope {
+	u8 tgt;
+	bool any_lun;
+	u16 lun_id;
+	bool match_tag;
+	u64 tag;
+};
+
+/*
+ * Count the in-flight commands in @sc over all request queues; with @tmf,
+ * also record up to tmf->nr of them as ABORT TASK requests.  Called from
+ * the control handler: control vq mutex, then each request vq's.
+ */
+static unsigned int vhs_scan_inflight(struct vhs_dev *vs,
+				      const struct vhs_scope *sc,
+				      struct vhs_tmf *tmf)
+{
+	struct vhs_vq *svq;
+	struct vhs_cmd *cmd;
+	unsigned int n = 0;
+	int i;
+
+	lockdep_assert_held(&vs->vqs[VHS_VQ_CTL].vq.mutex);
+
+	for (i = VHS_VQ_IO; i < vs->nvqs; i++) {
+		svq = &vs->vqs[i];
+		mutex_lock_nested(&svq->vq.mutex, VHS_IO_VQ_NESTING);
+		list_for_each_entry(cmd, &svq->inflight, inflight_node) {
+			if (cmd->tgt != sc->tgt ||
+			    (!sc->any_lun && cmd->lun_id != sc->lun_id) ||
+			    (sc->match_tag && cmd->tag != sc->tag))
+				continue;
+			if (tmf && n < tmf->nr) {
+				tmf->tmr[n].tag = cmd->tag;
+				tmf->tmr[n].lun_id = cmd->lun_id;
+			}
+			n++;
+		}
+		mutex_unlock(&svq->vq.mutex);
+	}
+	return tmf ? min(n, tmf->nr) : n;
+}
+
+static u8 vhs_tmf_response(struct vhs_tmf *tmf)
+{
+	bool single = tmf->subtype == VIRTIO_SCSI_T_TMF_ABORT_TASK ||
+		      tmf->subtype == VIRTIO_SCSI_T_TMF_LOGICAL_UNIT_RESET;
+	unsigned int i;
+
+	for (i = 0; i < tmf->nr; i++) {
+		switch (tmf->tmr[i].lio_resp) {
+		case TMR_FUNCTION_COMPLETE:
+		case TMR_TASK_DOES_NOT_EXIST:
+			break;
+		case TMR_LUN_DOES_NOT_EXIST:
+			if (single)
+				return VIRTIO_SCSI_S_INCORRECT_LUN;
+			break;	/* the task went with its LUN */
+		case TMR_FUNCTION_REJECTED:
+		case TMR_TASK_MGMT_FUNCTION_NOT_SUPPORTED:
+			return VIRTIO_SCSI_S_FUNCTION_REJECTED;
+		default:
+			return VIRTIO_SCSI_S_FAILURE;
+		}
+	}
+	return VHS_S_FUNCTION_COMPLETE;
+}
+
+/* Runs in the worker once every LIO TMR of the TMF has finished. */
+static void vhs_tmf_work(struct vhost_work *work)
+{
+	struct vhs_tmf *tmf = container_of(work, struct vhs_tmf, work);
+	struct vhost_virtqueue *vq = &tmf->vs->vqs[VHS_VQ_CTL].vq;
+	struct virtio_scsi_ctrl_tmf_resp rsp = {
+		.response = vhs_tmf_response(tmf),
+	};
+
+	mutex_lock(&vq->mutex);
+	if (!vhs_write_iov(tmf->resp_iov, tmf->resp_nr, &rsp, sizeof(rsp)))
+		vq_err(vq, "vhost_scsi: faulted on TMF response\n");
+	if (unlikely(tmf->log))
+		vhost_log_write(vq, tmf->log, tmf->log_nr, tmf->in_len, NULL, 0);
+	vhost_add_used_and_signal(&tmf->vs->dev, vq, tmf->head, sizeof(rsp));
+	mutex_unlock(&vq->mutex);
+
+	if (tmf->lun)
+		percpu_ref_put(&tmf->lun->ref);
+	percpu_ref_put(&tmf->ep->ref);
+	if (tmf->resp_iov != &tmf->resp_iov_inline)
+		kfree(tmf->resp_iov);
+	kfree(tmf->log);
+	kfree(tmf);
+}
+
+static void vhs_tmf_put(struct vhs_tmf *tmf)
+{
+	if (atomic_dec_and_test(&tmf->pending))
+		vhost_work_queue(&tmf->vs->dev, &tmf->work);
+}
+
+/* LIO's release_cmd for a TMR. */
+void vhs_release_tmr(struct vhs_tmr *tmr)
+{
+	vhs_tmf_put(tmr->tmf);
+}
+
+static void vhs_tmr_submit(struct vhs_tmf *tmf, struct vhs_tmr *tmr,
+			   struct se_session *sess, u8 function)
+{
+	tmr->tmf = tmf;
+	tmr->lio_resp = TMR_FUNCTION_REJECTED;
+	atomic_inc(&tmf->pending);
+	if (target_submit_tmr(&tmr->se_cmd, sess, NULL, tmr->lun_id, NULL,
+			      function, GFP_KERNEL, tmr->tag,
+			      TARGET_SCF_ACK_KREF) < 0)
+		vhs_tmf_put(tmf);
+}
+
+static struct vhs_tmf *vhs_tmf_alloc(struct vhost_virtqueue *vq,
+				     struct vhs_desc *d, unsigned int nr)
+{
+	struct vhs_tmf *tmf;
+
+	tmf = kzalloc(struct_size(tmf, tmr, nr), GFP_KERNEL);
+	if (!tmf)
+		return NULL;
+	if (vhs_save_iov(vq, d->out, d->in,
+			 sizeof(struct virtio_scsi_ctrl_tmf_resp),
+			 &tmf->resp_iov_inline, &tmf->resp_iov, &tmf->resp_nr))
+		goto out_free;
+	if (vhs_save_log(vq, d->log_nr, &tmf->log, &tmf->log_nr))
+		goto out_free_iov;
+	tmf->nr = nr;
+	tmf->head = d->head;
+	tmf->in_len = d->in_size;
+	atomic_set(&tmf->pending, 1);
+	vhost_work_init(&tmf->work, vhs_tmf_work);
+	return tmf;
+
+out_free_iov:
+	if (tmf->resp_iov != &tmf->resp_iov_inline)
+		kfree(tmf->resp_iov);
+out_free:
+	kfree(tmf);
+	return NULL;
+}
+
+/* Run a TMF through LIO; VHS_CTL_ASYNC or a response code. */
+#define VHS_CTL_ASYNC	(-1)
+
+static int vhs_tmf_run(struct vhs_dev *vs, struct vhs_endpoint *ep,
+		       struct vhs_tpg *tpg, struct vhs_lun *lun,
+		       struct vhs_desc *d, u32 subtype,
+		       const struct vhs_scope *sc)
+{
+	struct vhost_virtqueue *vq = &vs->vqs[VHS_VQ_CTL].vq;
+	bool single = subtype == VIRTIO_SCSI_T_TMF_ABORT_TASK ||
+		      subtype == VIRTIO_SCSI_T_TMF_LOGICAL_UNIT_RESET;
+	unsigned int i, nr = single ? 1 : vhs_scan_inflight(vs, sc, NULL);
+	struct vhs_tmf *tmf;
+
+	tmf = vhs_tmf_alloc(vq, d, nr);
+	if (!tmf)
+		return VIRTIO_SCSI_S_FAILURE;
+	tmf->vs = vs;
+	tmf->ep = ep;
+	tmf->lun = lun;
+	tmf->subtype = subtype;
+	percpu_ref_get(&ep->ref);
+
+	if (single) {
+		tmf->tmr[0].tag = sc->tag;
+		tmf->tmr[0].lun_id = sc->lun_id;
+		vhs_tmr_submit(tmf, &tmf->tmr[0], tpg->se_sess,
+			       subtype == VIRTIO_SCSI_T_TMF_ABORT_TASK ?
+			       TMR_ABORT_TASK : TMR_LUN_RESET);
+	} else {
+		tmf->nr = vhs_scan_inflight(vs, sc, tmf);
+		for (i = 0; i < tmf->nr; i++)
+			vhs_tmr_submit(tmf, &tmf->tmr[i], tpg->se_sess,
+				       TMR_ABORT_TASK);
+	}
+	vhs_tmf_put(tmf);
+	return VHS_CTL_ASYNC;
+}
+
+/* Dispatch one TMF.  Returns VHS_CTL_ASYNC or a response code. */
+static int vhs_tmf_start(struct vhs_dev *vs, struct vhs_endpoint *ep,
+			 struct vhs_tpg *tpg, struct vhs_desc *d,
+			 const struct virtio_scsi_ctrl_tmf_req *req)
+{
+	struct vhost_virtqueue *vq = &vs->vqs[VHS_VQ_CTL].vq;
+	u32 subtype = vhost32_to_cpu(vq, req->subtype);
+	struct vhs_scope sc = {
+		.tgt = req->lun[1],
+		.lun_id = vhs_lun_id(req->lun),
+		.tag = vhost64_to_cpu(vq, req->tag),
+	};
+	struct vhs_lun *lun = NULL;
+	int ret;
+
+	switch (subtype) {
+	case VIRTIO_SCSI_T_TMF_I_T_NEXUS_RESET:
+		sc.any_lun = true;
+		return vhs_tmf_run(vs, ep, tpg, NULL, d, subtype, &sc);
+	case VIRTIO_SCSI_T_TMF_ABORT_TASK:
+	case VIRTIO_SCSI_T_TMF_QUERY_TASK:
+		sc.match_tag = true;
+		fallthrough;
+	case VIRTIO_SCSI_T_TMF_ABORT_TASK_SET:
+	case VIRTIO_SCSI_T_TMF_CLEAR_TASK_SET:
+	case VIRTIO_SCSI_T_TMF_LOGICAL_UNIT_RESET:
+	case VIRTIO_SCSI_T_TMF_QUERY_TASK_SET:
+		break;
+	default:	/* CLEAR ACA: we never establish an ACA */
+		return VIRTIO_SCSI_S_FUNCTION_REJECTED;
+	}
+
+	if (sc.lun_id < VHS_MAX_LUN)
+		lun = vhs_get_lun(tpg, sc.lun_id);
+	if (!lun)
+		return VIRTIO_SCSI_S_INCORRECT_LUN;
+
+	if (subtype == VIRTIO_SCSI_T_TMF_QUERY_TASK ||
+	    subtype == VIRTIO_SCSI_T_TMF_QUERY_TASK_SET) {
+		ret = vhs_scan_inflight(vs, &sc, NULL) ?
+		      VIRTIO_SCSI_S_FUNCTION_SUCCEEDED :
+		      VHS_S_FUNCTION_COMPLETE;
+		percpu_ref_put(&lun->ref);
+		return ret;
+	}
+	ret = vhs_tmf_run(vs, ep, tpg, lun, d, subtype, &sc);
+	if (ret != VHS_CTL_ASYNC)
+		percpu_ref_put(&lun->ref);
+	return ret;
+}
+
+/* Immediate answer: TMF and AN responses differ in layout. */
+static void vhs_ctl_reply(struct vhost_virtqueue *vq, struct vhs_desc *d,
+			  u32 type, u8 response)
+{
+	struct virtio_scsi_ctrl_tmf_resp tmf = { .response = response };
+	struct virtio_scsi_ctrl_an_resp an = { .response = response };
+
+	if (type == VIRTIO_SCSI_T_TMF)
+		vhs_reply_desc(vq, d, &tmf, sizeof(tmf));
+	else
+		vhs_reply_desc(vq, d, &an, sizeof(an));
+}
+
+/* Request and response sizes of a control request type, 0 if unknown. */
+static size_t vhs_ctl_sizes(u32 type, size_t *rsp_size)
+{
+	switch (type) {
+	case VIRTIO_SCSI_T_TMF:
+		*rsp_size = sizeof(struct virtio_scsi_ctrl_tmf_resp);
+		return sizeof(struct virtio_scsi_ctrl_tmf_req);
+	case VIRTIO_SCSI_T_AN_QUERY:
+	case VIRTIO_SCSI_T_AN_SUBSCRIBE:
+		*rsp_size = sizeof(struct virtio_scsi_ctrl_an_resp);
+		return sizeof(struct virtio_scsi_ctrl_an_req);
+	default:
+		return 0;
+	}
+}
+
+static int vhs_ctl_dispatch(struct vhs_dev *vs, struct vhs_endpoint *ep,
+			    struct vhs_desc *d, union vhs_ctl_req *req,
+			    u32 type, size_t req_size)
+{
+	size_t typ = sizeof(req->type);
+	struct vhs_tpg *tpg;
+	u8 *lun;
+
+	if (d->out_size < req_size ||
+	    !copy_from_iter_full((u8 *)req + typ, req_size - typ, &d->out_iter))
+		return VIRTIO_SCSI_S_BAD_TARGET;
+	lun = type == VIRTIO_SCSI_T_TMF ? req->tmf.lun : req->an.lun;
+	if (lun[0] != 1)
+		return VIRTIO_SCSI_S_BAD_TARGET;
+	tpg = vhs_find_tpg(ep, lun[1]);
+	if (!tpg)
+		return VIRTIO_SCSI_S_BAD_TARGET;
+	if (type == VIRTIO_SCSI_T_TMF)
+		return vhs_tmf_start(vs, ep, tpg, d, &req->tmf);
+	/* No asynchronous notification is supported: event_actual = 0. */
+	return VIRTIO_SCSI_S_OK;
+}
+
+/* One control request.  Returns true to go on with the next one. */
+static bool vhs_ctl_one(struct vhs_dev *vs, struct vhs_endpoint *ep,
+			bool *answered)
+{
+	struct vhost_virtqueue *vq = &vs->vqs[VHS_VQ_CTL].vq;
+	union vhs_ctl_req req;
+	size_t req_size, rsp_size = 0;
+	struct vhs_desc d;
+	u32 type = ~0U;
+	int ret;
+
+	ret = vhs_pop_desc(vs, vq, &d);
+	if (ret)
+		return ret == -EAGAIN;
+	*answered = true;
+
+	if (copy_from_iter_full(&req.type, sizeof(req.type), &d.out_iter))
+		type = vhost32_to_cpu(vq, req.type);
+	req_size = vhs_ctl_sizes(type, &rsp_size);
+	if (!req_size || d.in_size < rsp_size) {
+		/* No response layout to answer with: return the buffer. */
+		vq_err(vq, "vhost_scsi: bad control request type %u\n", type);
+		vhost_add_used(vq, d.head, 0);
+		return true;
+	}
+	ret = vhs_ctl_dispatch(vs, ep, &d, &req, type, req_size);
+	if (ret != VHS_CTL_ASYNC)
+		vhs_ctl_reply(vq, &d, type, ret);
+	return true;
+}
+
+void vhs_handle_ctl_kick(struct vhost_work *work)
+{
+	struct vhost_virtqueue *vq = container_of(work, struct vhost_virtqueue,
+						  poll.work);
+	struct vhs_dev *vs = to_svq(vq)->vs;
+	struct vhs_endpoint *ep;
+	bool answered = false;
+	int idx, n = 0;
+
+	mutex_lock(&vq->mutex);
+	if (!vhost_vq_get_backend(vq))
+		goto out_unlock;
+	idx = srcu_read_lock(&vhs_srcu);
+	ep = srcu_dereference(vs->ep, &vhs_srcu);
+	if (!ep)
+		goto out_srcu_unlock;
+	vhost_disable_notify(&vs->dev, vq);
+	while (vhs_ctl_one(vs, ep, &answered))
+		if (vhost_exceeds_weight(vq, ++n, 0))
+			break;
+	if (answered)
+		vhost_signal(&vs->dev, vq);
+out_srcu_unlock:
+	srcu_read_unlock(&vhs_srcu, idx);
+out_unlock:
+	mutex_unlock(&vq->mutex);
+}
