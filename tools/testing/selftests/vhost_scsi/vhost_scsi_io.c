@@ -210,9 +210,10 @@ TEST_F(io, unaligned_buffers)
 	ASSERT_EQ(0, vsg_scsi(self->e.q, 1, 0, rcdb, 10, false, ri, 5, &r,
 			      VSG_CMD_TIMEOUT_MS));
 	ASSERT_GOOD(r);
-	for (i = 0; i < 5; i++)
+	for (i = 0; i < 5; i++) {
 		EXPECT_EQ(-1, vsg_check(ri[i].iov_base, cut[i], 77 + i))
 			TH_LOG("piece %d differs", i);
+	}
 }
 
 /* A LUN that is not mapped gets an answer, never silence. */
@@ -244,7 +245,8 @@ static void check_worker(struct __test_metadata *_metadata,
 			 struct vsg_worker *w)
 {
 	EXPECT_EQ(w->ops, w->good)
-		TH_LOG("cc %u bt %u il %u other %u", w->check_cond,
+		TH_LOG("ua %u cc %u bt %u il %u other %u", w->unit_attention,
+		       w->check_cond,
 		       w->bad_target, w->incorrect_lun, w->other_resp);
 	EXPECT_EQ(0, w->timeouts);
 	EXPECT_EQ(0, w->errors);

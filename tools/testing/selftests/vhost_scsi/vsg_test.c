@@ -94,6 +94,16 @@ int vsg_sense_asc(const struct vsg_scsi_res *res)
 	return res->sense_len > 12 ? res->sense[12] : -1;
 }
 
+/* Sense key of fixed or descriptor format sense, or -1. */
+int vsg_sense_key(const struct vsg_scsi_res *res)
+{
+	if (res->sense_len < 3)
+		return -1;
+	if ((res->sense[0] & 0x7f) >= 0x72)
+		return res->sense[1] & 0xf;
+	return res->sense[2] & 0xf;
+}
+
 static void vsg_worker_count(struct vsg_worker *w, struct vsg_cmd *c,
 			     struct vsg_scsi_res *r)
 {
@@ -101,6 +111,8 @@ static void vsg_worker_count(struct vsg_worker *w, struct vsg_cmd *c,
 		w->multi_complete++;
 	if (r->response == VIRTIO_SCSI_S_OK && r->status == SAM_STAT_GOOD)
 		w->good++;
+	else if (r->response == VIRTIO_SCSI_S_OK && vsg_sense_key(r) == 6)
+		w->unit_attention++;
 	else if (r->response == VIRTIO_SCSI_S_OK)
 		w->check_cond++;
 	else if (r->response == VIRTIO_SCSI_S_BAD_TARGET)

@@ -32,6 +32,7 @@ void vsg_env_teardown(struct vsg_env *e);
 void vsg_fill(void *buf, size_t len, __u64 seed);
 long vsg_check(const void *buf, size_t len, __u64 seed);
 int vsg_sense_asc(const struct vsg_scsi_res *res);
+int vsg_sense_key(const struct vsg_scsi_res *res);
 
 /* An I/O thread: write+read-verify loops bounded by time and count. */
 struct vsg_worker {
@@ -49,7 +50,8 @@ struct vsg_worker {
 	/* results */
 	unsigned int ops;
 	unsigned int good;
-	unsigned int check_cond;
+	unsigned int check_cond;	/* other than unit attention */
+	unsigned int unit_attention;
 	unsigned int bad_target;
 	unsigned int incorrect_lun;
 	unsigned int other_resp;
