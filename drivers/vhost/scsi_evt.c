@@ -29,6 +29,8 @@ static bool vhs_evt_send(struct vhs_dev *vs, struct virtio_scsi_event *ev)
 
 	lockdep_assert_held(&vq->mutex);
 
+	/* vhost_get_vq_desc() wants guest notifications off. */
+	vhost_disable_notify(&vs->dev, vq);
 	do {
 		ret = vhs_pop_desc(vs, vq, &d);
 	} while (ret == -EAGAIN);
