@@ -1,0 +1,68 @@
+# SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=bash
+#
+# Helpers for tests that run inside the test VM.  Source it:
+#   . "$HP_ROOT/tools/testing/vm/guest-lib.sh"
+
+# Modules of ours are loaded by path from HP_MODDIR, the tree built against
+# the running kernel.  Debian's copies of the same names are never loaded
+# by accident: hp_load refuses a module that is already loaded from
+# somewhere else.
+
+hp_die() {
+	echo "$*" >&2
+	exit 1
+}
+
+# hp_load <path/relative/to/repo.ko> [param=value ...]
+hp_load() {
+	local ko=$1 name dep
+	shift
+	case "$ko" in
+	/*) ;;
+	*) ko=${HP_MODDIR:-$HP_ROOT}/$ko ;;
+	esac
+	[ -f "$ko" ] || hp_die "hp_load: $ko not built"
+	name=$(modinfo -F name "$ko")
+	if grep -q "^$name " /proc/modules; then
+		hp_die "hp_load: a module named $name is already loaded"
+	fi
+	for dep in $(modinfo -F depends "$ko" | tr ',' ' '); do
+		# A dependency of ours is loaded by path by the caller first;
+		# everything else comes from the running kernel.
+		grep -q "^$dep " /proc/modules && continue
+		modprobe "$dep" || hp_die "hp_load: cannot load $dep for $ko"
+	done
+	insmod "$ko" "$@" || hp_die "hp_load: insmod $ko failed"
+	# For the host's map of a frozen guest's CPUs to module code.
+	[ -n "${HP_OUT:-}" ] && cat /proc/modules > "$HP_OUT/modules.txt"
+}
+
+# hp_load_stock <name>: the running kernel's own module, on purpose.
+hp_load_stock() {
+	local name=$1
+	if grep -q "^$name " /proc/modules; then
+		hp_die "hp_load_stock: $name is already loaded"
+	fi
+	modprobe "$name" || hp_die "hp_load_stock: modprobe $name failed"
+}
+
+# hp_unload <name>
+hp_unload() {
+	grep -q "^$1 " /proc/modules || return 0
+	rmmod "$1" || hp_die "hp_unload: rmmod $1 failed"
+}
+
+# hp_configfs: configfs mounted at /sys/kernel/config.
+hp_configfs() {
+	modprobe configfs 2>/dev/null
+	mountpoint -q /sys/kernel/config ||
+		mount -t configfs configfs /sys/kernel/config ||
+		hp_die "hp_configfs: cannot mount configfs"
+}
+
+# hp_skip <reason>: end the test as skipped (exit 4, reason last).
+hp_skip() {
+	echo "$*"
+	exit 4
+}
