@@ -1,0 +1,87 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Tests of the VM runner itself: the gate must close on a WARNING, a hung
+# task, a hang that never ends and (on lockdep kernels) a lockdep report,
+# and must stay open for a clean test.  Each case boots its own VM.
+#
+# Usage: selftest-runner.sh [--kernel debian|debug]
+# Prints TAP and "<label>: N passed, N failed".
+set -uo pipefail
+here=$(dirname "$(realpath "$0")")
+root=$(realpath "$here/../../..")
+kernel=debian
+[ "${1:-}" = "--kernel" ] && kernel=$2
+label=gate-$kernel
+base=${OUT:-$root/out}/$label
+mkdir -p "$base"
+
+n=0 pass=0 fail=0 skip=0
+result() {	# ok|not-ok|skip name detail
+	n=$((n + 1))
+	case $1 in
+	ok) pass=$((pass + 1)); echo "ok $n $2" ;;
+	skip) skip=$((skip + 1)); echo "ok $n $2 # SKIP $3" ;;
+	*) fail=$((fail + 1)); echo "not ok $n $2 # $3" ;;
+	esac
+}
+
+run() {	# case-name extra-args... ; sets rc, tap, log
+	local name=$1
+	shift
+	log=$base/$name.log
+	"$here/run-tests" --kernel "$kernel" --label "$label-$name" \
+		--out "$base/$name" "$@" > "$log" 2>&1
+	rc=$?
+	tap=$base/$name/results.tap
+}
+
+echo "TAP version 13"
+
+run clean-and-warn "$here/gate/clean-and-warn.list"
+if [ $rc != 0 ] && grep -q '^ok 1 gate-clean$' "$tap" &&
+   grep -q '^not ok 2 gate-warn # kernel log: .*WARNING' "$tap"; then
+	result ok runner-passes-clean-test-and-fails-on-warning
+else
+	result not-ok runner-passes-clean-test-and-fails-on-warning "rc=$rc, see $log"
+fi
+
+run hung-task "$here/gate/hung-task.list"
+if [ $rc != 0 ] && grep -q '^not ok 1 gate-hung-task # kernel log: .*blocked for more than' "$tap"; then
+	result ok runner-fails-on-hung-task
+else
+	result not-ok runner-fails-on-hung-task "rc=$rc, see $log"
+fi
+
+run hang "$here/gate/hang.list"
+if [ $rc != 0 ] && grep -q '^not ok 1 gate-hang # timed out' "$tap" &&
+   grep -q '^ok 2 gate-after-hang$' "$tap"; then
+	result ok runner-times-out-stuck-test-and-goes-on
+else
+	result not-ok runner-times-out-stuck-test-and-goes-on "rc=$rc, see $log"
+fi
+
+start=$(date +%s)
+run freeze --boot-timeout 60 "$here/gate/freeze.list"
+took=$(($(date +%s) - start))
+if [ $rc != 0 ] && grep -q '^not ok 1 gate-freeze # guest hung' "$tap" &&
+   [ "$(grep -c '^  RIP ' "$log")" -ge 2 ] && [ $took -lt 240 ]; then
+	result ok runner-times-out-frozen-guest-and-shows-cpus
+else
+	result not-ok runner-times-out-frozen-guest-and-shows-cpus "rc=$rc after ${took}s, see $log"
+fi
+
+if [ "$kernel" = debug ]; then
+	run lockdep "$here/gate/lockdep.list"
+	if [ $rc != 0 ] && grep -q '^not ok 1 gate-lockdep # kernel log: .*possible circular locking' "$tap"; then
+		result ok runner-fails-on-lockdep-report
+	else
+		result not-ok runner-fails-on-lockdep-report "rc=$rc, see $log"
+	fi
+else
+	result skip runner-fails-on-lockdep-report "Debian's kernel has no lockdep; runs on the debug kernel"
+fi
+
+echo "1..$n"
+echo "$label: $pass passed, $fail failed, $skip skipped"
+[ $fail = 0 ]
