@@ -1,0 +1,178 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Build (or find in the cache) the debug kernel used by the debug test tier.
+#
+# The kernel is built out of tree from the extracted linux-source-6.1
+# ($KSRC) with tools/testing/vm/debug.config applied on top of allnoconfig.
+# The build directory is $HP_CACHE/debug-<key>, where <key> hashes the
+# config fragment, the kernel source version and the compiler, so a second
+# run with the same inputs only checks a stamp file.
+#
+# Usage: debug-kernel [--build | --print-vars | --key | --rebuild]
+#   --build       build if needed, then print the variables (default)
+#   --print-vars  print the variables without building; DEBUG_READY=1
+#                 says the kernel is built and installed
+#   --key         print the cache key only
+#   --rebuild     forget the stamp and run every build step again
+#
+# Stdout carries only DEBUG_*=value lines (no spaces, no quotes), usable
+# with shell eval and with make's include: DEBUG_KDIR (build tree, the KDIR
+# for our modules), DEBUG_BZIMAGE, DEBUG_VMLINUX, DEBUG_SYSTEM_MAP,
+# DEBUG_MODROOT (INSTALL_MOD_PATH: lib/modules/$DEBUG_KVER below it),
+# DEBUG_KVER, DEBUG_KEY and DEBUG_READY.  The build tree carries the stamp
+# .hp-debug-kernel, which scripts/ksrc.sh accepts as a KDIR.  Progress goes
+# to stderr; the full build log is $DEBUG_KDIR/build.log.
+#
+# Environment: KSRC (extracted kernel source), HP_CACHE (cache directory,
+# default /var/cache/hotplug-kmod), JOBS (make -j, at most 2).
+
+set -euo pipefail
+
+RECIPE=1	# bump when the build steps change in a way the key must see
+HP_CACHE=${HP_CACHE:-/var/cache/hotplug-kmod}
+KSRC=${KSRC:-$HP_CACHE/linux-source-6.1}
+JOBS=${JOBS:-2}
+TOP=$(cd "$(dirname "$0")/.." && pwd)
+FRAG=$TOP/tools/testing/vm/debug.config
+export PATH=$PATH:/usr/sbin:/sbin
+
+log() { echo "debug-kernel: $*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+kmake() {
+	make -C "$KSRC" O="$OUT" ARCH=x86_64 "$@"
+}
+
+check_inputs() {
+	[ -f "$FRAG" ] || die "missing config fragment $FRAG"
+	[ -f "$KSRC/Makefile" ] ||
+		die "no kernel source at $KSRC (run scripts/setup.sh or set KSRC)"
+	[ ! -e "$KSRC/.config" ] ||
+		die "$KSRC has a .config; O= builds need a clean source tree"
+	case $JOBS in
+	1|2) ;;
+	*) log "JOBS=$JOBS capped to 2 (shared machine)"; JOBS=2 ;;
+	esac
+}
+
+src_version() {
+	local v pkg
+
+	v=$(make -s -C "$KSRC" kernelversion 2>/dev/null) ||
+		die "cannot read the kernel version of $KSRC"
+	pkg=$(dpkg-query -W -f '${Version}' linux-source-6.1 2>/dev/null || true)
+	echo "$v${pkg:+ ($pkg)}"
+}
+
+cache_key() {
+	{
+		echo "recipe $RECIPE"
+		echo "source $(src_version)"
+		echo "compiler $(gcc --version | head -n1)"
+		cat "$FRAG"
+	} | sha256sum | cut -c1-16
+}
+
+# Print every symbol the fragment sets that .config does not have.
+config_mismatches() {
+	local line sym
+
+	while IFS= read -r line; do
+		case $line in
+		CONFIG_*=*)
+			grep -qxF -- "$line" "$OUT/.config" ||
+				echo "  want $line, have:" \
+				     "$(grep -E "^(# )?${line%%=*}[= ]" \
+					"$OUT/.config" || echo unset)"
+			;;
+		"# CONFIG_"*" is not set")
+			sym=${line#\# }
+			sym=${sym%% *}
+			! grep -q "^$sym=" "$OUT/.config" ||
+				echo "  want $sym unset, have it set"
+			;;
+		esac
+	done < "$FRAG"
+}
+
+configure() {
+	local bad
+
+	log "configuring $OUT (allnoconfig + $FRAG)"
+	kmake KCONFIG_ALLCONFIG="$FRAG" allnoconfig >> "$OUT/build.log" 2>&1 ||
+		die "allnoconfig failed, see $OUT/build.log"
+	bad=$(config_mismatches)
+	[ -z "$bad" ] || die "config fragment not honoured (missing \
+dependency?):"$'\n'"$bad"
+}
+
+build_kernel() {
+	local start=$SECONDS
+
+	mkdir -p "$OUT"
+	: > "$OUT/build.log"
+	log "building into $OUT with -j$JOBS (log: $OUT/build.log)"
+	configure
+	kmake -j"$JOBS" all >> "$OUT/build.log" 2>&1 ||
+		{ tail -n 30 "$OUT/build.log" >&2; die "kernel build failed"; }
+	rm -rf "$OUT/modroot"
+	kmake INSTALL_MOD_PATH="$OUT/modroot" modules_install \
+		>> "$OUT/build.log" 2>&1 ||
+		{ tail -n 30 "$OUT/build.log" >&2; die "modules_install failed"; }
+	echo "key=$KEY seconds=$((SECONDS - start)) date=$(date -u +%FT%TZ)" \
+		> "$OUT/.hp-debug-kernel"
+	log "built in $((SECONDS - start)) s"
+}
+
+kernel_release() {
+	if [ -s "$OUT/include/config/kernel.release" ]; then
+		cat "$OUT/include/config/kernel.release"
+		return
+	fi
+	# Not built yet: predict it the way setlocalversion will.
+	echo "$(make -s -C "$KSRC" kernelversion)$(sed -n \
+		's/^CONFIG_LOCALVERSION="\(.*\)"$/\1/p' "$FRAG")"
+}
+
+print_vars() {
+	local ready=0
+
+	[ -f "$OUT/.hp-debug-kernel" ] && ready=1
+	cat <<EOF
+DEBUG_KEY=$KEY
+DEBUG_KDIR=$OUT
+DEBUG_BZIMAGE=$OUT/arch/x86/boot/bzImage
+DEBUG_VMLINUX=$OUT/vmlinux
+DEBUG_SYSTEM_MAP=$OUT/System.map
+DEBUG_MODROOT=$OUT/modroot
+DEBUG_KVER=$(kernel_release)
+DEBUG_READY=$ready
+EOF
+}
+
+# Serialise builds of the same key (the runner and make may race).
+build_locked() {
+	exec 9> "$HP_CACHE/debug-$KEY.lock"
+	flock 9
+	[ -f "$OUT/.hp-debug-kernel" ] || build_kernel
+	exec 9>&-
+}
+
+main() {
+	local mode=${1:---build}
+
+	check_inputs
+	KEY=$(cache_key)
+	OUT=$HP_CACHE/debug-$KEY
+	case $mode in
+	--key) echo "$KEY" ;;
+	--print-vars) print_vars ;;
+	--rebuild) rm -f "$OUT/.hp-debug-kernel"; build_locked; print_vars ;;
+	--build) build_locked; print_vars ;;
+	-h|--help) sed -n '3,28s/^# \{0,1\}//p' "$0" ;;
+	*) die "unknown option $mode (try --help)" ;;
+	esac
+}
+
+main "$@"
