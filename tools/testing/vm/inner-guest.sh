@@ -1,0 +1,273 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Boot a nested guest from INSIDE the TCG test guest and run a script in it.
+#
+# Usage: inner-guest [options] SCRIPT [-- QEMU-ARGS...]
+#   --kver KVER      kernel to boot (default: the Debian kernel of the tests)
+#   --timeout SECS   hard limit for the whole boot (default 300)
+#   --mem MB         inner guest memory (default 512)
+#   --module NAME    load this module (and its dependencies) from the inner
+#                    kernel's /lib/modules in the inner guest; repeatable;
+#                    default virtio_pci virtio_scsi sd_mod
+#   --env VAR=VALUE  set VAR for SCRIPT; repeatable
+#   --work DIR       keep the initramfs, console log and registers here
+#                    (default: a new directory under $HP_OUT or /tmp)
+#   --accel ACCEL    kvm (default) or tcg, for comparing
+#
+# SCRIPT runs with busybox sh as root in an initramfs made of busybox-static
+# and the listed modules; everything after "--" goes to qemu-system-x86_64
+# as is (for example -device vhost-scsi-pci,wwpn=naa.5001405...).
+# SCRIPT's output comes back over the inner serial console between markers
+# and is printed on stdout; the exit status is SCRIPT's.  125 means the
+# inner guest never reported (crash, no boot), 124 a timeout: then the CPU
+# registers are dumped through the QEMU monitor and every RIP is mapped to a
+# symbol with the inner kernel's System.map (the guest boots with nokaslr).
+# Lines of the inner kernel's log that match tools/testing/vm/bad-patterns
+# (WARNING, BUG, KASAN, lockdep, ...) are printed and make the run fail.
+#
+# The inner CPU model is qemu64 (HP_INNER_CPU overrides it): with -cpu max
+# or host, the XSAVE sizes that nested KVM reports under the TCG guest do
+# not add up and the inner kernel WARNs in fpu__init_system_xstate().
+
+set -uo pipefail
+
+here=$(dirname "$(realpath "$0")")
+root=$(realpath "$here/../../..")
+kver=${HP_INNER_KVER:-}
+timeout=300
+mem=512
+accel=kvm
+work=
+modules=()
+envs=()
+qemu_args=()
+script=
+
+usage() {
+	sed -n '4,31s/^# \{0,1\}//p' "$0" >&2
+	exit 2
+}
+
+parse_args() {
+	while [ $# -gt 0 ]; do
+		case $1 in
+		--kver) kver=$2; shift ;;
+		--timeout) timeout=$2; shift ;;
+		--mem) mem=$2; shift ;;
+		--module) modules+=("$2"); shift ;;
+		--env) envs+=("$2"); shift ;;
+		--work) work=$2; shift ;;
+		--accel) accel=$2; shift ;;
+		--) shift; qemu_args=("$@"); break ;;
+		-h|--help) usage ;;
+		-*) echo "inner-guest: unknown option $1" >&2; usage ;;
+		*) [ -z "$script" ] || usage; script=$1 ;;
+		esac
+		shift
+	done
+	if [ -z "$script" ] || [ ! -r "$script" ]; then
+		echo "inner-guest: no readable SCRIPT" >&2
+		usage
+	fi
+	[ ${#modules[@]} -gt 0 ] || modules=(virtio_pci virtio_scsi sd_mod)
+}
+
+die() {
+	echo "inner-guest: $*" >&2
+	exit 125
+}
+
+pick_kernel() {
+	if [ -z "$kver" ]; then
+		if [ -r "/boot/vmlinuz-$(uname -r)" ]; then
+			kver=$(uname -r)
+		else
+			kver=$("$root/scripts/kver.sh") || die "no Debian kernel"
+		fi
+	fi
+	bzimage=/boot/vmlinuz-$kver
+	sysmap=/boot/System.map-$kver
+	[ -r "$bzimage" ] || die "no kernel image $bzimage"
+}
+
+# Copy NAME and its dependencies, in load order, into the initramfs.
+add_module() {
+	local line path base
+
+	modprobe -S "$kver" --show-depends "$1" > "$work/deps" 2>&1 ||
+		die "module $1 not found for $kver: $(cat "$work/deps")"
+	while read -r line; do
+		case $line in
+		builtin*) continue ;;
+		insmod*) path=$(echo "$line" | awk '{ print $2 }') ;;
+		*) die "unexpected modprobe output: $line" ;;
+		esac
+		base=$(basename "$path")
+		base=${base%.xz}
+		base=${base%.zst}
+		grep -qxF "$base" "$initrd/etc/modules.order" && continue
+		case $path in
+		*.xz) xz -dc "$path" > "$initrd/lib/modules/$base" ;;
+		*.zst) zstd -qdc "$path" > "$initrd/lib/modules/$base" ;;
+		*) cp "$path" "$initrd/lib/modules/$base" ;;
+		esac || die "cannot copy $path"
+		echo "$base" >> "$initrd/etc/modules.order"
+	done < "$work/deps"
+}
+
+make_initramfs() {
+	local m kv
+
+	initrd=$work/root
+	rm -rf "$initrd"
+	mkdir -p "$initrd"/{bin,etc,hp,lib/modules,proc,sys,dev,tmp}
+	cp /bin/busybox "$initrd/bin/busybox" || die "busybox-static missing"
+	cp "$here/inner/init" "$initrd/init"
+	cp "$script" "$initrd/hp/script.sh"
+	chmod +x "$initrd/init"
+	echo "$nonce" > "$initrd/etc/hp-nonce"
+	: > "$initrd/etc/modules.order"
+	for m in "${modules[@]}"; do
+		add_module "$m"
+	done
+	: > "$initrd/hp/env"
+	for kv in "${envs[@]}"; do
+		printf 'export %q\n' "$kv" >> "$initrd/hp/env"
+	done
+	(cd "$initrd" && find . | cpio -o -H newc --quiet) \
+		> "$work/initramfs.cpio" || die "cpio failed"
+}
+
+# Print the symbol that contains each RIP found in $work/registers.txt.
+# Addresses are compared as 16-digit hex strings: awk's doubles cannot
+# hold a 64-bit kernel address exactly.
+map_rips() {
+	local rip
+
+	echo "inner-guest: where the inner CPUs are ($sysmap):"
+	grep -o 'RIP=[0-9a-fA-F]*' "$work/registers.txt" | cut -d= -f2 |
+	while read -r rip; do
+		awk -v rip="$(printf '%16s' "${rip,,}" | tr ' ' 0)" '
+		function lo(h,  i, v) {
+			for (i = 9; i <= 16; i++)
+				v = v * 16 + index("0123456789abcdef",
+						   substr(h, i, 1)) - 1
+			return v
+		}
+		$2 ~ /^[tTwW]$/ && ($1 "") <= (rip "") { best = $3; addr = $1 }
+		END {
+			if (best != "" && substr(addr, 1, 8) == substr(rip, 1, 8))
+				printf "  RIP %s = %s+0x%x\n", rip, best,
+					lo(rip) - lo(addr)
+			else
+				printf "  RIP %s (not in kernel text)\n", rip
+		}' "$sysmap"
+	done
+}
+
+# Ask the QEMU monitor for every vCPU's registers.
+dump_registers() {
+	python3 - "$monitor" > "$work/registers.txt" 2>&1 <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.settimeout(5)
+def drain():
+    data = b""
+    try:
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    except socket.timeout:
+        pass
+    return data.decode(errors="replace")
+drain()
+s.sendall(b"info registers -a\n")
+print(drain())
+PY
+	grep -E '^(CPU#|RIP=|RSP=)' "$work/registers.txt" | cut -c1-60 |
+		sed 's/^/  /'
+	map_rips
+}
+
+# Boot the inner guest; sets "timed_out".
+run_qemu() {
+	local qpid waited=0
+
+	timed_out=0
+	: > "$work/console.log"
+	qemu-system-x86_64 -accel "$accel" -cpu "${HP_INNER_CPU:-qemu64}" \
+		-smp 1 -m "$mem" -nodefaults -no-user-config -display none \
+		-no-reboot -kernel "$bzimage" -initrd "$work/initramfs.cpio" \
+		-append "console=ttyS0,115200 nokaslr panic=-1 rdinit=/init" \
+		-chardev file,id=con,path="$work/console.log" \
+		-serial chardev:con \
+		-monitor unix:"$monitor",server=on,wait=off \
+		"${qemu_args[@]}" < /dev/null > "$work/qemu.log" 2>&1 &
+	qpid=$!
+	while kill -0 $qpid 2>/dev/null; do
+		if [ $waited -ge "$timeout" ]; then
+			timed_out=1
+			echo "inner-guest: TIMEOUT after ${timeout}s"
+			dump_registers
+			kill -9 $qpid 2>/dev/null
+			break
+		fi
+		sleep 1
+		waited=$((waited + 1))
+	done
+	wait $qpid
+	qemu_rc=$?
+	echo "inner-guest: qemu exited ($qemu_rc) after ${waited}s"
+}
+
+# Print SCRIPT's output, check the inner kernel's log; return SCRIPT's
+# status.
+report() {
+	local con=$work/console.log rc bad
+
+	tr -d '\r' < "$con" > "$con.txt"
+	sed -n "/^HP-INNER-$nonce-BEGIN\$/,/^HP-INNER-$nonce-RC=/p" \
+		"$con.txt" | sed '1d;$d'
+	rc=$(sed -n "s/^HP-INNER-$nonce-RC=\([0-9]*\)\$/\1/p" "$con.txt")
+	bad=$(grep -E -f "$here/bad-patterns" "$con.txt")
+	if [ -n "$bad" ]; then
+		echo "inner-guest: the inner kernel logged:"
+		printf '%s\n' "$bad" | head -n 20 | sed 's/^/  /'
+		[ "${rc:-1}" != 0 ] || rc=1
+	fi
+	if [ $timed_out = 1 ] || [ -z "$rc" ]; then
+		echo "inner-guest: no result from the inner guest; console tail:"
+		tail -n 30 "$con.txt" | sed 's/^/  | /'
+		grep -v '^$' "$work/qemu.log" | sed 's/^/  qemu: /'
+		[ $timed_out = 1 ] && return 124
+		return 125
+	fi
+	return "$rc"
+}
+
+main() {
+	parse_args "$@"
+	pick_kernel
+	if [ -z "$work" ]; then
+		work=$(mktemp -d "${HP_OUT:-/tmp}/inner.XXXXXX") ||
+			die "cannot make a work directory"
+	fi
+	mkdir -p "$work" || die "cannot make $work"
+	# Not in $work: that may be a 9p share, which has no sockets.
+	monitor=$(mktemp -u /tmp/inner-monitor.XXXXXX)
+	nonce=$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')
+	make_initramfs
+	if [ "$accel" = kvm ] && [ ! -w /dev/kvm ]; then
+		die "/dev/kvm missing: load kvm_amd (or kvm_intel) first"
+	fi
+	echo "inner-guest: booting $bzimage ($accel, ${mem}M, limit ${timeout}s), work $work"
+	run_qemu
+	rm -f "$monitor"
+	report
+}
+
+main "$@"
