@@ -139,15 +139,22 @@ static int vhs_io_parse(struct vhost_virtqueue *vq, struct vhs_req *r)
 	return vhs_io_lengths(vq, r, req_size, pi_out, pi_in);
 }
 
+/*
+ * Release pinned guest pages.  Pages the device wrote are dirtied; the
+ * write fault of the pin already dirtied the PTE of anonymous memory, so
+ * only file-backed (shared) guest memory takes the page lock here.
+ */
 static void vhs_put_pages(struct scatterlist *sgl, unsigned int nr,
 			  bool dirty)
 {
+	struct page *page;
 	unsigned int i;
 
 	for (i = 0; i < nr; i++) {
-		if (dirty)
-			set_page_dirty_lock(sg_page(&sgl[i]));
-		put_page(sg_page(&sgl[i]));
+		page = sg_page(&sgl[i]);
+		if (dirty && !PageAnon(page))
+			set_page_dirty_lock(page);
+		put_page(page);
 	}
 }
 

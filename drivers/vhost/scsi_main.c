@@ -249,13 +249,15 @@ static void vhs_release_tpgs(struct vhs_endpoint *ep)
 
 /*
  * Claim every free TPG with a nexus under the WWPN; the configfs
- * dependency keeps the TPG directory from going away while claimed.
+ * dependency keeps the TPG directory from going away while claimed.  It is
+ * taken outside tpg->mutex, which configfs unlink callbacks take inside
+ * configfs' own locks.  A TPG that configfs is removing is skipped.
  */
 static int vhs_claim_tpgs(struct vhs_endpoint *ep)
 {
 	struct vhs_tpg *tpg;
 	bool found = false;
-	int ret;
+	bool avail;
 
 	lockdep_assert_held(&vhs_tpg_list_lock);
 
@@ -263,18 +265,18 @@ static int vhs_claim_tpgs(struct vhs_endpoint *ep)
 		if (strcmp(tpg->tport->name, ep->wwpn))
 			continue;
 		mutex_lock(&tpg->mutex);
-		if (!tpg->se_sess || tpg->claimed) {
+		avail = tpg->se_sess && !tpg->claimed;
+		if (avail)
+			tpg->claimed = true;
+		mutex_unlock(&tpg->mutex);
+		if (!avail)
+			continue;
+		if (target_depend_item(&tpg->se_tpg.tpg_group.cg_item)) {
+			mutex_lock(&tpg->mutex);
+			tpg->claimed = false;
 			mutex_unlock(&tpg->mutex);
 			continue;
 		}
-		ret = target_depend_item(&tpg->se_tpg.tpg_group.cg_item);
-		if (ret) {
-			mutex_unlock(&tpg->mutex);
-			vhs_release_tpgs(ep);
-			return ret;
-		}
-		tpg->claimed = true;
-		mutex_unlock(&tpg->mutex);
 		RCU_INIT_POINTER(ep->tpg[tpg->tpgt], tpg);
 		found = true;
 	}
