@@ -54,8 +54,7 @@ tc /vhost/"$wwn"/tpg1/luns delete lun0
 check missing
 tc /vhost/"$wwn"/tpg1/luns create /backstores/ramdisk/"$bs"
 check good
-tc /vhost delete "$wwn"
-tc /backstores/ramdisk delete "$bs"
+tc clearconfig confirm=True
 rmdir /sys/kernel/config/target/vhost 2>/dev/null
 hp_unload vhost_scsi
 exit $rc

@@ -37,12 +37,23 @@ static int probe_good(struct vsg_dev *d, unsigned int t, unsigned int l)
 	return vsg_check(r, 8 * VSG_BLOCK, 42) >= 0;
 }
 
+/*
+ * Absent: an error answer.  LIO answers an unmapped LUN 0 with its
+ * read-only virtual LUN 0, so a GOOD TUR counts only if a write fails.
+ */
 static int probe_missing(struct vsg_dev *d, unsigned int t, unsigned int l)
 {
+	__u8 *w = vsg_alloc(d, VSG_BLOCK, 4096);
 	struct vsg_scsi_res res;
 
 	if (vsg_tur(vsg_io_vq(d, 0), t, l, &res))
 		return 1;
+	if (res.response == VIRTIO_SCSI_S_OK && !res.status && !l) {
+		if (vsg_rw(vsg_io_vq(d, 0), t, l, true, false, 0, 1, w,
+			   VSG_BLOCK, &res))
+			return 1;
+		return res.response == VIRTIO_SCSI_S_OK && !res.status;
+	}
 	if (res.response == VIRTIO_SCSI_S_OK)
 		return res.status != SAM_STAT_CHECK_CONDITION;
 	return res.response != VIRTIO_SCSI_S_INCORRECT_LUN &&
