@@ -1,0 +1,96 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# Out-of-tree build of the hot-plug-safe vhost_scsi and mdev modules for
+# Debian 12's 6.1 kernel.  See README.md and
+# Documentation/dev-tools/hotplug-testing.rst.
+#
+#   make                 build modules and selftests against KDIR
+#   make check           lint + VM tests on the Debian and the debug kernel
+#   make check-debug     only the debug-kernel tier
+#   make demo            boot a VM and show the drivers at work
+#   make install         install into /lib/modules/<kver>/updates + depmod
+
+CACHE	?= /var/cache/hotplug-kmod
+OUT	?= $(CURDIR)/out
+
+# Make sure the Debian packages we need are there before anything asks
+# dpkg or the headers a question.  HP_NO_SETUP=1 skips that (DKMS runs us
+# from inside apt, where apt cannot be called again).
+ifeq ($(filter help,$(MAKECMDGOALS))$(HP_NO_SETUP),)
+  ifneq ($(shell $(CURDIR)/scripts/setup.sh --quiet >&2 && echo ok),ok)
+    $(error scripts/setup.sh failed)
+  endif
+endif
+
+# KDIR given (a real host: /lib/modules/$(uname -r)/build): its release.
+# Otherwise the Debian kernel that linux-headers-amd64 points at.
+ifneq ($(KDIR),)
+  KVER	?= $(shell sed -n 's/.*UTS_RELEASE "\(.*\)"/\1/p' \
+		$(KDIR)/include/generated/utsrelease.h)
+else
+  KVER	?= $(shell $(CURDIR)/scripts/kver.sh)
+  KDIR	:= /usr/src/linux-headers-$(KVER)
+endif
+KSRC	?= $(shell $(CURDIR)/scripts/ksrc.sh $(CACHE) $(KDIR))
+ifeq ($(KSRC),)
+  $(error cannot find the kernel source matching $(KDIR))
+endif
+
+# Our include/ must come before the kernel's so that it shadows the headers
+# we replace (<linux/mdev.h>); ccflags-y would come too late.
+KBUILD_ARGS = -C $(KDIR) M=$(CURDIR) HP_KSRC=$(KSRC) \
+	NOSTDINC_FLAGS="-I$(CURDIR)/include -nostdinc"
+
+SELFTESTS := $(patsubst %/Makefile,%,$(wildcard tools/testing/selftests/*/Makefile))
+
+export CACHE OUT KVER KDIR KSRC
+
+.PHONY: all modules selftests check check-debug lint vmtest demo install \
+	clean help
+
+all: modules selftests
+
+modules:
+	$(MAKE) $(KBUILD_ARGS) modules
+
+selftests:
+	@set -e; for d in $(SELFTESTS); do \
+		$(MAKE) -C $$d KSRC=$(KSRC); \
+	done
+
+# Everything CI runs: lint, the VM tests on Debian's kernel, the runner's
+# own tests, then the debug-kernel tier.  Ends with "N passed, N failed".
+check:
+	@$(CURDIR)/scripts/check.sh all
+
+check-debug:
+	@$(CURDIR)/scripts/check.sh debug
+
+lint:
+	@$(CURDIR)/scripts/check.sh lint
+
+vmtest: all
+	tools/testing/vm/run-tests --kernel debian
+
+demo: all
+	tools/testing/vm/run-tests --kernel debian --demo tools/testing/vm/demo.sh
+
+# Only the two drivers; the sample parent and the test modules stay here.
+INSTALL_KOS := drivers/vhost/vhost_scsi.ko drivers/vfio/mdev/mdev.ko
+MODDEST = $(INSTALL_MOD_PATH)/lib/modules/$(KVER)/updates
+
+install:
+	@for ko in $(INSTALL_KOS); do \
+		[ -f $$ko ] || { echo "install: $$ko not built; run make" >&2; exit 1; }; \
+		install -D -m 0644 $$ko $(MODDEST)/$$(basename $$ko); \
+		echo "  INSTALL $(MODDEST)/$$(basename $$ko)"; \
+	done
+	depmod -a $(if $(INSTALL_MOD_PATH),-b $(INSTALL_MOD_PATH)) $(KVER)
+
+clean:
+	@if [ -d "$(KDIR)" ]; then $(MAKE) $(KBUILD_ARGS) clean; fi
+	@for d in $(SELFTESTS); do $(MAKE) -C $$d clean; done
+	rm -rf $(OUT)
+
+help:
+	@sed -n 's/^#   //p' Makefile

@@ -1,0 +1,195 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# What "make check" runs.  Every step is a TAP test; a failing step does
+# not stop the ones after it.  The last line is "N passed, N failed, N
+# skipped" over all of them, and the exit status is 0 only with no failure.
+#
+# Usage: scripts/check.sh all|lint|debian|debug
+# Environment (from the Makefile): CACHE OUT KVER KDIR KSRC
+set -uo pipefail
+mode=${1:-all}
+root=$(realpath "$(dirname "$0")/..")
+cd "$root" || exit 2
+: "${CACHE:?} ${OUT:?} ${KVER:?} ${KDIR:?} ${KSRC:?}"
+res=$OUT/check
+rm -rf "$res"
+mkdir -p "$res"
+begin=$(date +%s)
+
+step_n=0
+# step NAME CMD...: run, log to $res/NAME.log, record ok/not ok.
+step() {
+	local name=$1 t0 rc
+	shift
+	t0=$(date +%s)
+	echo "check: $name ..."
+	"$@" > "$res/$name.log" 2>&1
+	rc=$?
+	step_n=$((step_n + 1))
+	if [ $rc = 0 ]; then
+		echo "ok $step_n $name" >> "$res/steps.tap"
+	else
+		echo "not ok $step_n $name # see $res/$name.log" >> "$res/steps.tap"
+		tail -n 30 "$res/$name.log" | sed 's/^/  | /'
+	fi
+	echo "check: $name: $([ $rc = 0 ] && echo ok || echo FAILED) ($(($(date +%s) - t0))s)"
+	return $rc
+}
+
+kbuild() {	# KDIR M extra-args...
+	local kdir=$1 m=$2
+	shift 2
+	make -C "$kdir" M="$m" HP_KSRC="$KSRC" \
+		NOSTDINC_FLAGS="-I$m/include -nostdinc" "$@"
+}
+
+# A W=1 build with sparse on every file of ours; any warning fails.
+build_lint() {
+	kbuild "$KDIR" "$root" clean > /dev/null
+	kbuild "$KDIR" "$root" W=1 C=2 -j2 modules 2>&1 | tee "$res/build-raw.log"
+	[ "${PIPESTATUS[0]}" = 0 ] || return 1
+	if grep -E "^$root/.*(warning|error):|WARNING: modpost" "$res/build-raw.log"; then
+		echo "build: the warnings above must be fixed"
+		return 1
+	fi
+	echo "build: no warnings from W=1 and sparse"
+}
+
+checkpatch() {
+	local files
+	files=$(git ls-files '*.c' '*.h')
+	[ -n "$files" ] || return 0
+	# shellcheck disable=SC2086
+	perl "$KSRC/scripts/checkpatch.pl" --strict --no-tree --quiet \
+		--show-types -f $files
+}
+
+selftests() {
+	make -C "$root" selftests
+}
+
+# Stock sample build against Debian's own mdev (see samples/vfio-mdev).
+stock_samples() {
+	[ -f samples/vfio-mdev/Makefile ] || return 0
+	make -C samples/vfio-mdev stock KDIR="$KDIR" KSRC="$KSRC"
+}
+
+vm_debian() {
+	tools/testing/vm/run-tests --kernel debian --out "$OUT/vm-debian"
+}
+
+vm_inner() {
+	[ -f tools/testing/vm/vmtests-inner ] || return 0
+	HP_VM_MEM=6G tools/testing/vm/run-tests --kernel debian --label inner \
+		--out "$OUT/vm-inner" tools/testing/vm/vmtests-inner
+}
+
+runner_selftest() {
+	OUT=$OUT tools/testing/vm/selftest-runner.sh --kernel "$1"
+}
+
+# The debug tier builds our modules against the debug kernel in a copy of
+# the tree, so the Debian build stays as it is.
+debug_kernel() {
+	scripts/debug-kernel.sh
+}
+
+debug_modules() {
+	local vars dst=$OUT/debug-tree
+	vars=$(scripts/debug-kernel.sh --print-vars) || return 1
+	eval "$vars"
+	rm -rf "$dst"
+	mkdir -p "$dst"
+	git ls-files -co --exclude-standard | grep -v '^out/' | cpio -pdm --quiet "$dst"
+	kbuild "$DEBUG_KDIR" "$dst" -j2 modules
+}
+
+vm_debug() {
+	HP_MODDIR=$OUT/debug-tree HP_VM_MEM=4G \
+		tools/testing/vm/run-tests --kernel debug --out "$OUT/vm-debug"
+}
+
+runner_selftest_debug() {
+	HP_MODDIR=$OUT/debug-tree HP_VM_MEM=4G runner_selftest debug
+}
+
+case $mode in
+all|lint)
+	step build-w1-sparse build_lint
+	step checkpatch checkpatch
+	;;
+esac
+case $mode in
+all|debian)
+	if [ "$mode" != all ]; then
+		step build kbuild "$KDIR" "$root" -j2 modules
+	fi
+	step selftests-build selftests
+	step stock-sample-build stock_samples
+	step vm-debian vm_debian
+	step vm-inner vm_inner
+	step runner-selftest-debian runner_selftest debian
+	;;
+esac
+case $mode in
+all|debug)
+	if step debug-kernel debug_kernel && step debug-modules debug_modules; then
+		[ "$mode" = debug ] && step selftests-build selftests
+		step vm-debug vm_debug
+		step runner-selftest-debug runner_selftest_debug
+	fi
+	;;
+esac
+
+# One TAP stream: the steps, and inside the VM steps every test.
+{
+	echo "TAP version 13"
+	cat "$res/steps.tap"
+} > "$res/summary.tap"
+echo
+echo "check: results ($(($(date +%s) - begin))s)"
+total_pass=0 total_fail=0 total_skip=0
+count() {	# file
+	local p s f
+	p=$(grep -c '^ok ' "$1")
+	s=$(grep -c '^ok .*# SKIP' "$1")
+	f=$(grep -c '^not ok ' "$1")
+	total_pass=$((total_pass + p - s))
+	total_skip=$((total_skip + s))
+	total_fail=$((total_fail + f))
+}
+# The lint and build steps count as tests of their own; the VM steps count
+# through the tests they ran.
+grep -v -E ' (vm-[a-z]+|runner-selftest-[a-z]+)( |$)' "$res/steps.tap" > "$res/own.tap"
+sed 's/^/  /' "$res/own.tap"
+count "$res/own.tap"
+for tap in "$OUT"/vm-debian/results.tap "$OUT"/vm-inner/results.tap \
+	   "$OUT"/vm-debug/results.tap; do
+	[ -f "$tap" ] || continue
+	echo "  # $(basename "$(dirname "$tap")")"
+	sed 's/^/  /' "$tap"
+	count "$tap"
+done
+for log in "$res"/runner-selftest-*.log; do
+	[ -f "$log" ] || continue
+	grep -E '^(not )?ok ' "$log" > "$log.tap"
+	echo "  # $(basename "$log" .log)"
+	sed 's/^/  /' "$log.tap"
+	count "$log.tap"
+done
+# A VM step that failed without a single failing test (it could not boot,
+# say) still fails the run.
+while read -r line; do
+	case "$line" in
+	"not ok "*vm-*|"not ok "*runner-selftest-*)
+		name=$(echo "$line" | cut -d' ' -f4)
+		echo "  # step $name failed"
+		if [ $total_fail = 0 ]; then
+			total_fail=1
+		fi
+		;;
+	esac
+done < "$res/steps.tap"
+echo "$total_pass passed, $total_fail failed, $total_skip skipped"
+[ $total_fail = 0 ]
