@@ -45,6 +45,12 @@ if [ $rc != 0 ] && grep -q '^ok 1 gate-clean$' "$tap" &&
 else
 	result not-ok runner-passes-clean-test-and-fails-on-warning "rc=$rc, see $log"
 fi
+if [ $rc != 0 ] && grep -q '^not ok 3 gate-oops # kernel log: .*BUG' "$tap" &&
+   grep -q '^not ok 4 gate-after-oops # not run: the kernel oopsed in gate-oops' "$tap"; then
+	result ok runner-fails-on-oops-and-stops
+else
+	result not-ok runner-fails-on-oops-and-stops "rc=$rc, see $log"
+fi
 
 run hung-task "$here/gate/hung-task.list"
 if [ $rc != 0 ] && grep -q '^not ok 1 gate-hung-task # kernel log: .*blocked for more than' "$tap"; then

@@ -136,6 +136,15 @@ static inline int mdev_available(int parent, const char *type)
 	return atoi(buf);
 }
 
+/* The device directory under its parent: gone only after device_del(). */
+static inline bool mdev_dir_exists(int parent, const char *uuid)
+{
+	char p[PATH_MAX];
+
+	snprintf(p, sizeof(p), PLAT_DEVS "/mdev_sample.%d/%s", parent, uuid);
+	return access(p, F_OK) == 0;
+}
+
 static inline bool parent_bound(int parent)
 {
 	char p[PATH_MAX];

@@ -12,6 +12,7 @@
  *   echo hang 70   > /sys/kernel/debug/hp_gate/trigger   (D state, seconds)
  *   echo hang 0    > /sys/kernel/debug/hp_gate/trigger   (D state, forever)
  *   echo freeze    > /sys/kernel/debug/hp_gate/trigger   (every CPU spins)
+ *   echo bug       > /sys/kernel/debug/hp_gate/trigger   (oops the writer)
  *
  * Never load it outside a test VM.
  */
@@ -81,6 +82,8 @@ static ssize_t hp_gate_write(struct file *file, const char __user *ubuf,
 		WARN(1, "hp_gate: warning requested\n");
 	else if (!strcmp(buf, "lockdep"))
 		hp_gate_lockdep();
+	else if (!strcmp(buf, "bug"))
+		BUG();
 	else if (!strcmp(buf, "freeze"))
 		stop_machine(hp_gate_spin, NULL, cpu_online_mask);
 	else if (sscanf(buf, "hang %u", &seconds) == 1)
