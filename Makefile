@@ -73,7 +73,8 @@ vmtest: all
 	tools/testing/vm/run-tests --kernel debian
 
 demo: all
-	tools/testing/vm/run-tests --kernel debian --demo tools/testing/vm/demo.sh
+	HP_VM_MEM=6G tools/testing/vm/run-tests --kernel debian --label demo \
+		--demo tools/testing/vm/demo.sh
 
 # Only the two drivers; the sample parent and the test modules stay here.
 INSTALL_KOS := drivers/vhost/vhost_scsi.ko drivers/vfio/mdev/mdev.ko
