@@ -11,7 +11,7 @@ mib=${HP_MIB:-4}
 fail() {
 	echo "disk-rw: FAIL: $*"
 	for d in /sys/class/scsi_disk/*; do
-		echo "disk-rw:   present: ${d##*/}"
+		[ -e "$d" ] && echo "disk-rw:   present: ${d##*/}"
 	done
 	exit 1
 }
