@@ -1,0 +1,325 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Race stress: one thread per (parent, type) creates and removes mdevs
+ * while another thread unbinds and rebinds the parents in a loop; the
+ * first half of the run with the sample's delay knobs off, the second
+ * with them on.  Bounded by MDEV_STRESS_SECS (default 20) and
+ * MDEV_STRESS_OPS (default 20000 operations per thread).
+ *
+ * Checked: every create either made a device or failed with -ENODEV,
+ * -EEXIST or -EUSERS (-ENOENT while the type directory is gone); a device
+ * created and not removed exists until its parent is unbound; no device
+ * survives whose parent is unbound or that nobody created; everything
+ * removes cleanly at the end and every instance is given back.
+ *
+ * With MDEV_FLAVOUR=stock (Debian's mdev.ko) the findings are logged but
+ * do not fail the test: the verdict is about our core.
+ */
+#include <libgen.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include "mdev_util.h"
+#include "kselftest_harness.h"
+
+#define NR_PARENTS	2
+#define NR_WORKERS	4
+#define MAX_LIVE	8
+
+/*
+ * Per parent: incremented before and after each unbind, so it is odd
+ * while an unbind may be under way.  An mdev created when it was even
+ * must exist for as long as it stays unchanged.
+ */
+static atomic_int gen[NR_PARENTS];
+static atomic_bool stop;
+
+struct live {
+	char uuid[40];
+	int gen;
+};
+
+struct worker {
+	pthread_t thread;
+	int id, parent, ops_max;
+	const char *type;
+	struct live live[MAX_LIVE];
+	int nr_live;
+	unsigned int seq;
+	/* results */
+	int ops, created, removed, enodev, eusers, eexist, enoent;
+	int bad_errno, vanished;
+	int last_bad;
+};
+
+static bool stock;
+
+#define CHECK(cond, fmt, ...) do {					\
+	if (stock) {							\
+		if (!(cond))						\
+			TH_LOG("stock core: " fmt, ##__VA_ARGS__);	\
+	} else {							\
+		EXPECT_TRUE(cond) TH_LOG(fmt, ##__VA_ARGS__);		\
+	}								\
+} while (0)
+
+/* Can an unbind have removed a device created at generation @g? */
+static bool unbound_since(int parent, int g)
+{
+	return (g & 1) || atomic_load(&gen[parent]) != g;
+}
+
+static void do_create(struct worker *w)
+{
+	struct live *l = &w->live[w->nr_live];
+	int ret;
+
+	make_uuid(l->uuid, 0x100 + w->id, w->seq++);
+	l->gen = atomic_load(&gen[w->parent]);
+	ret = mdev_create(w->parent, w->type, l->uuid);
+	switch (ret) {
+	case 0:
+		w->created++;
+		w->nr_live++;
+		break;
+	case -ENODEV:
+		w->enodev++;
+		break;
+	case -EUSERS:
+		w->eusers++;
+		break;
+	case -EEXIST:
+		w->eexist++;
+		break;
+	case -ENOENT:
+		w->enoent++;
+		break;
+	default:
+		w->bad_errno++;
+		w->last_bad = ret;
+	}
+}
+
+static void do_remove(struct worker *w)
+{
+	int i = rand_r(&w->seq) % w->nr_live;
+	struct live *l = &w->live[i];
+	int ret;
+
+	ret = mdev_remove(l->uuid);
+	if (ret == 0) {
+		w->removed++;
+	} else if (ret == -ENODEV || ret == -ENOENT) {
+		/* fine only if the parent went away since the create */
+		if (!unbound_since(w->parent, l->gen))
+			w->vanished++;
+		if (ret == -ENODEV)
+			w->enodev++;
+		else
+			w->enoent++;
+	} else {
+		w->bad_errno++;
+		w->last_bad = ret;
+	}
+	w->live[i] = w->live[--w->nr_live];
+}
+
+static void *worker_thread(void *arg)
+{
+	struct worker *w = arg;
+
+	while (!atomic_load(&stop) && w->ops < w->ops_max) {
+		if (w->nr_live < MAX_LIVE && (w->nr_live < 2 ||
+					      rand_r(&w->seq) & 1))
+			do_create(w);
+		else
+			do_remove(w);
+		w->ops++;
+	}
+	return NULL;
+}
+
+struct unbinder {
+	pthread_t thread;
+	int cycles, errors;
+};
+
+static void *unbind_thread(void *arg)
+{
+	struct unbinder *u = arg;
+	int p = 0;
+
+	while (!atomic_load(&stop)) {
+		atomic_fetch_add(&gen[p], 1);
+		if (parent_unbind(p))
+			u->errors++;
+		atomic_fetch_add(&gen[p], 1);
+		sleep_ms(10 + u->cycles % 40);
+		if (parent_bind(p))
+			u->errors++;
+		sleep_ms(100);
+		u->cycles++;
+		p = (p + 1) % NR_PARENTS;
+	}
+	return NULL;
+}
+
+static int env_int(const char *name, int def)
+{
+	const char *v = getenv(name);
+
+	return v && *v ? atoi(v) : def;
+}
+
+static void knobs(bool on)
+{
+	sample_knob("create_delay_ms", on ? 5 : 0);
+	sample_knob("mdev_remove_delay_ms", on ? 5 : 0);
+	sample_knob("probe_delay_ms", on ? 20 : 0);
+	sample_knob("remove_delay_ms", on ? 20 : 0);
+}
+
+/* Is the mdev named @uuid one that a worker holds as live? */
+static struct live *find_live(struct worker *ws, const char *uuid, int *p)
+{
+	int i, k;
+
+	for (i = 0; i < NR_WORKERS; i++)
+		for (k = 0; k < ws[i].nr_live; k++)
+			if (!strcmp(ws[i].live[k].uuid, uuid)) {
+				*p = ws[i].parent;
+				return &ws[i].live[k];
+			}
+	return NULL;
+}
+
+FIXTURE(stress) {
+	int dummy;
+};
+
+FIXTURE_SETUP(stress)
+{
+	if (access(PLAT_DEVS "/mdev_sample.0", F_OK))
+		SKIP(return, "sample parent not loaded (use run.sh)");
+	stock = mdev_is_stock();
+	mdev_cleanup_all(NR_PARENTS);
+}
+
+FIXTURE_TEARDOWN(stress)
+{
+	mdev_cleanup_all(NR_PARENTS);
+}
+
+static void check_survivors(struct __test_metadata *_metadata,
+			    struct worker *ws)
+{
+	char p[PATH_MAX], real[PATH_MAX], *parent;
+	struct dirent *de;
+	struct live *l;
+	int pidx, i, k;
+	DIR *d;
+
+	d = opendir(MDEV_DEVS);
+	ASSERT_NE(NULL, d);
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(p, sizeof(p), MDEV_DEVS "/%s", de->d_name);
+		if (!realpath(p, real))
+			continue;
+		parent = basename(dirname(real));
+		l = find_live(ws, de->d_name, &pidx);
+		CHECK(l != NULL, "mdev %s exists but no create succeeded for it",
+		      de->d_name);
+		CHECK(sscanf(parent, "mdev_sample.%d", &pidx) == 1 &&
+		      parent_bound(pidx),
+		      "mdev %s survives on unbound parent %s",
+		      de->d_name, parent);
+	}
+	closedir(d);
+
+	for (i = 0; i < NR_WORKERS; i++)
+		for (k = 0; k < ws[i].nr_live; k++) {
+			l = &ws[i].live[k];
+			if (unbound_since(ws[i].parent, l->gen))
+				continue;
+			CHECK(mdev_dir_exists(ws[i].parent, l->uuid),
+			      "mdev %s vanished without an unbind", l->uuid);
+		}
+}
+
+TEST_F_TIMEOUT(stress, create_remove_unbind, 110)
+{
+	int secs = env_int("MDEV_STRESS_SECS", 20);
+	int ops = env_int("MDEV_STRESS_OPS", 20000);
+	const char *types[] = { "small", "large" };
+	struct worker ws[NR_WORKERS] = {};
+	struct unbinder u = {};
+	int i, total = 0, t, n;
+	double end;
+
+	atomic_store(&stop, false);
+	for (i = 0; i < NR_WORKERS; i++) {
+		ws[i].id = i;
+		ws[i].parent = i / 2;
+		ws[i].type = types[i % 2];
+		ws[i].ops_max = ops;
+		ws[i].seq = getpid() * 31 + i;
+		ASSERT_EQ(0, pthread_create(&ws[i].thread, NULL,
+					    worker_thread, &ws[i]));
+	}
+	ASSERT_EQ(0, pthread_create(&u.thread, NULL, unbind_thread, &u));
+
+	end = now_s() + secs;
+	knobs(false);
+	for (t = 0; now_s() < end; t++) {
+		if (t == secs / 2)
+			knobs(true);
+		sleep_ms(1000);
+	}
+	atomic_store(&stop, true);
+	for (i = 0; i < NR_WORKERS; i++)
+		pthread_join(ws[i].thread, NULL);
+	pthread_join(u.thread, NULL);
+	knobs(false);
+	for (i = 0; i < NR_PARENTS; i++)
+		if (!parent_bound(i))
+			ASSERT_EQ(0, parent_bind(i));
+
+	for (i = 0; i < NR_WORKERS; i++) {
+		struct worker *w = &ws[i];
+
+		TH_LOG("%s: parent %d %-5s ops %d created %d removed %d ENODEV %d EUSERS %d EEXIST %d ENOENT %d",
+		       mdev_flavour(), w->parent, w->type, w->ops, w->created,
+		       w->removed, w->enodev, w->eusers, w->eexist, w->enoent);
+		CHECK(!w->bad_errno, "%d unexpected errors, last %d (%s)",
+		      w->bad_errno, w->last_bad, strerror(-w->last_bad));
+		CHECK(!w->vanished, "%d mdevs gone without unbind or remove",
+		      w->vanished);
+		total += w->ops;
+	}
+	TH_LOG("%s: %d unbind/bind cycles, %d operations", mdev_flavour(),
+	       u.cycles, total);
+	EXPECT_GT(u.cycles, 2);
+	EXPECT_EQ(0, u.errors);
+
+	check_survivors(_metadata, ws);
+
+	/* everything removes cleanly and every instance comes back */
+	for (i = 0; i < NR_WORKERS; i++)
+		while (ws[i].nr_live) {
+			struct live *l = &ws[i].live[--ws[i].nr_live];
+
+			n = mdev_remove(l->uuid);
+			CHECK(n == 0 || (n == -ENOENT &&
+					 unbound_since(ws[i].parent, l->gen)),
+			      "final remove of %s: %d", l->uuid, n);
+		}
+	n = mdev_count();
+	CHECK(n == 0, "%d mdevs left after removing all", n);
+	n = mdev_available(0, "small");
+	CHECK(n == 4, "parent 0 available_instances %d, want 4", n);
+	n = mdev_available(1, "small");
+	CHECK(n == 3, "parent 1 available_instances %d, want 3", n);
+}
+
+TEST_HARNESS_MAIN
