@@ -66,8 +66,14 @@ enum {
  */
 extern struct srcu_struct vhs_srcu;
 
-/* Protects vhs_tpg_list and serialises SET_ENDPOINT's claim of TPGs. */
+/*
+ * vhs_tpg_list: writers (configfs make/drop TPG) hold vhs_tpg_list_lock;
+ * SET_ENDPOINT walks it under vhs_tpg_list_srcu, because it must call
+ * target_depend_item() (configfs locks) while configfs holds its own
+ * locks around make/drop TPG.  drop_tpg waits for that domain.
+ */
 extern struct mutex vhs_tpg_list_lock;
+extern struct srcu_struct vhs_tpg_list_srcu;
 extern struct list_head vhs_tpg_list;
 
 extern unsigned int vhs_cmds_per_vq;
@@ -127,7 +133,7 @@ struct vhs_tpg {
 	struct vhs_dev *vs;
 	/* LUN table: writers hold mutex, readers hold vhs_srcu. */
 	struct vhs_lun_table __rcu *luns;
-	/* On vhs_tpg_list, protected by vhs_tpg_list_lock. */
+	/* On vhs_tpg_list: writers hold vhs_tpg_list_lock, readers its SRCU. */
 	struct list_head node;
 	struct vhs_tport *tport;
 	struct se_portal_group se_tpg;

@@ -184,7 +184,7 @@ static struct se_portal_group *vhs_make_tpg(struct se_wwn *wwn,
 		return ERR_PTR(ret);
 	}
 	mutex_lock(&vhs_tpg_list_lock);
-	list_add_tail(&tpg->node, &vhs_tpg_list);
+	list_add_tail_rcu(&tpg->node, &vhs_tpg_list);
 	mutex_unlock(&vhs_tpg_list_lock);
 	return &tpg->se_tpg;
 }
@@ -211,8 +211,10 @@ static void vhs_drop_tpg(struct se_portal_group *se_tpg)
 	struct vhs_tpg *tpg = to_vhs_tpg(se_tpg);
 
 	mutex_lock(&vhs_tpg_list_lock);
-	list_del(&tpg->node);
+	list_del_rcu(&tpg->node);
 	mutex_unlock(&vhs_tpg_list_lock);
+	/* A SET_ENDPOINT walking the list may still look at this TPG. */
+	synchronize_srcu(&vhs_tpg_list_srcu);
 	/* Not claimed (configfs dependency), no LUN left: nothing reads. */
 	vhs_drop_nexus(tpg);
 	core_tpg_deregister(se_tpg);

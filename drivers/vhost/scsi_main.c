@@ -22,7 +22,8 @@
 #include "scsi.h"
 
 struct srcu_struct vhs_srcu;
-/* Protects vhs_tpg_list; SET_ENDPOINT holds it while it claims TPGs. */
+struct srcu_struct vhs_tpg_list_srcu;
+/* Serialises writers of vhs_tpg_list (readers use vhs_tpg_list_srcu). */
 DEFINE_MUTEX(vhs_tpg_list_lock);
 LIST_HEAD(vhs_tpg_list);
 
@@ -250,18 +251,20 @@ static void vhs_release_tpgs(struct vhs_endpoint *ep)
 /*
  * Claim every free TPG with a nexus under the WWPN; the configfs
  * dependency keeps the TPG directory from going away while claimed.  It is
- * taken outside tpg->mutex, which configfs unlink callbacks take inside
- * configfs' own locks.  A TPG that configfs is removing is skipped.
+ * taken outside tpg->mutex and outside vhs_tpg_list_lock, which configfs
+ * callbacks take inside configfs' own locks.  A TPG that configfs is
+ * removing is skipped.
  */
 static int vhs_claim_tpgs(struct vhs_endpoint *ep)
 {
 	struct vhs_tpg *tpg;
 	bool found = false;
 	bool avail;
+	int idx;
 
-	lockdep_assert_held(&vhs_tpg_list_lock);
-
-	list_for_each_entry(tpg, &vhs_tpg_list, node) {
+	idx = srcu_read_lock(&vhs_tpg_list_srcu);
+	list_for_each_entry_srcu(tpg, &vhs_tpg_list, node,
+				 srcu_read_lock_held(&vhs_tpg_list_srcu)) {
 		if (strcmp(tpg->tport->name, ep->wwpn))
 			continue;
 		mutex_lock(&tpg->mutex);
@@ -280,6 +283,7 @@ static int vhs_claim_tpgs(struct vhs_endpoint *ep)
 		RCU_INIT_POINTER(ep->tpg[tpg->tpgt], tpg);
 		found = true;
 	}
+	srcu_read_unlock(&vhs_tpg_list_srcu, idx);
 	return found ? 0 : -ENODEV;
 }
 
@@ -366,17 +370,15 @@ static int vhs_set_endpoint(struct vhs_dev *vs, struct vhost_scsi_target *t)
 	if (ret)
 		goto out_free_ep;
 
-	mutex_lock(&vhs_tpg_list_lock);
 	ret = vhs_claim_tpgs(ep);
 	if (ret)
-		goto out_unlock_list;
+		goto out_free_cmds;
 	ret = vhs_start_vqs(vs, ep);
 	if (ret)
 		goto out_release_tpgs;
 	/* Fully set up: publish, then let LUN events reach this device. */
 	rcu_assign_pointer(vs->ep, ep);
 	vhs_bind_tpgs(ep, vs);
-	mutex_unlock(&vhs_tpg_list_lock);
 
 	/* Requests queued before the endpoint existed are served now. */
 	for (i = 0; i < vs->nvqs; i++)
@@ -387,8 +389,7 @@ static int vhs_set_endpoint(struct vhs_dev *vs, struct vhost_scsi_target *t)
 
 out_release_tpgs:
 	vhs_release_tpgs(ep);
-out_unlock_list:
-	mutex_unlock(&vhs_tpg_list_lock);
+out_free_cmds:
 	vhs_free_all_cmds(vs);
 out_free_ep:
 	vhs_ep_free(ep);
@@ -605,9 +606,12 @@ static int __init vhs_init(void)
 	ret = init_srcu_struct(&vhs_srcu);
 	if (ret)
 		return ret;
-	ret = misc_register(&vhs_misc);
+	ret = init_srcu_struct(&vhs_tpg_list_srcu);
 	if (ret)
 		goto out_cleanup_srcu;
+	ret = misc_register(&vhs_misc);
+	if (ret)
+		goto out_cleanup_list_srcu;
 	ret = vhs_fabric_init();
 	if (ret)
 		goto out_deregister_misc;
@@ -615,6 +619,8 @@ static int __init vhs_init(void)
 
 out_deregister_misc:
 	misc_deregister(&vhs_misc);
+out_cleanup_list_srcu:
+	cleanup_srcu_struct(&vhs_tpg_list_srcu);
 out_cleanup_srcu:
 	cleanup_srcu_struct(&vhs_srcu);
 	return ret;
@@ -624,6 +630,7 @@ static void __exit vhs_exit(void)
 {
 	vhs_fabric_exit();
 	misc_deregister(&vhs_misc);
+	cleanup_srcu_struct(&vhs_tpg_list_srcu);
 	cleanup_srcu_struct(&vhs_srcu);
 }
 
