@@ -111,6 +111,15 @@ static void mdev_device_destroy(struct mdev_device *mdev)
 	put_device(&mdev->dev);
 }
 
+/* Take a live child off its parent's list: the caller now removes it. */
+static void mdev_device_claim(struct mdev_device *mdev)
+{
+	lockdep_assert_held(&mdev->pstate->lock);
+	list_del_init(&mdev->sibling);
+	mdev->active = false;
+	mdev->removing = true;
+}
+
 static void mdev_remove_children(struct mdev_parent_state *ps)
 {
 	struct mdev_device *mdev;
@@ -118,9 +127,7 @@ static void mdev_remove_children(struct mdev_parent_state *ps)
 	mutex_lock(&ps->lock);
 	while ((mdev = list_first_entry_or_null(&ps->children,
 						struct mdev_device, sibling))) {
-		list_del_init(&mdev->sibling);
-		mdev->active = false;
-		mdev->removing = true;
+		mdev_device_claim(mdev);
 		mutex_unlock(&ps->lock);
 		mdev_device_destroy(mdev);
 		mutex_lock(&ps->lock);
@@ -342,6 +349,14 @@ out_unlock:
 	return ERR_PTR(ret);
 }
 
+/* Make a fully created child visible to remove and unregistration. */
+static void mdev_device_publish(struct mdev_device *mdev)
+{
+	lockdep_assert_held(&mdev->pstate->lock);
+	mdev->active = true;
+	list_add_tail(&mdev->sibling, &mdev->pstate->children);
+}
+
 static int mdev_device_add(struct mdev_device *mdev)
 {
 	struct mdev_parent_state *ps = mdev->pstate;
@@ -364,8 +379,7 @@ static int mdev_device_add(struct mdev_device *mdev)
 		goto out_del;
 
 	mutex_lock(&ps->lock);
-	mdev->active = true;
-	list_add_tail(&mdev->sibling, &ps->children);
+	mdev_device_publish(mdev);
 	mutex_unlock(&ps->lock);
 	dev_dbg(&mdev->dev, "created\n");
 	return 0;
@@ -426,15 +440,12 @@ int mdev_device_remove_begin(struct mdev_device *mdev)
 		return -ENODEV;
 
 	mutex_lock(&ps->lock);
-	if (mdev->removing) {
+	if (mdev->removing)
 		ret = -ENODEV;
-	} else if (!mdev->active) {
+	else if (!mdev->active)
 		ret = -EAGAIN;
-	} else {
-		mdev->active = false;
-		mdev->removing = true;
-		list_del_init(&mdev->sibling);
-	}
+	else
+		mdev_device_claim(mdev);
 	mutex_unlock(&ps->lock);
 
 	if (ret)
