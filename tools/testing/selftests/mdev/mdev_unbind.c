@@ -10,6 +10,7 @@
  *    -ENODEV and no child survives the unbind.
  */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <linux/netlink.h>
@@ -65,7 +66,7 @@ struct uevent_watch {
 	const char *needle;
 	double removed;
 	bool unregistered;
-	volatile bool stop;
+	atomic_bool stop;
 };
 
 static void *uevent_thread(void *arg)
@@ -76,7 +77,7 @@ static void *uevent_thread(void *arg)
 	ssize_t n;
 	char *s;
 
-	while (!w->stop) {
+	while (!atomic_load(&w->stop)) {
 		if (poll(&pfd, 1, 100) <= 0)
 			continue;
 		n = recv(w->sock, buf, sizeof(buf) - 1, 0);
@@ -194,7 +195,7 @@ TEST_F(unbind, open_vfio_fd)
 	EXPECT_FALSE(mdev_dir_exists(0, u));
 
 	sleep_ms(300);
-	w.stop = true;
+	atomic_store(&w.stop, true);
 	pthread_join(w.thread, NULL);
 	close(w.sock);
 	EXPECT_NE(0, w.removed) TH_LOG("no remove uevent for the mdev");

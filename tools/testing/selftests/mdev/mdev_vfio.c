@@ -33,7 +33,9 @@ FIXTURE_SETUP(vfio)
 {
 	int ret;
 
-	self->h.container = self->h.group = self->h.device = -1;
+	self->h.container = -1;
+	self->h.group = -1;
+	self->h.device = -1;
 	if (access(PLAT_DEVS "/mdev_sample.0", F_OK))
 		SKIP(return, "sample parent not loaded (use run.sh)");
 	if (access("/dev/vfio/vfio", F_OK))

@@ -24,7 +24,9 @@ static inline void vfio_close(struct vfio_handle *h)
 		close(h->group);
 	if (h->container >= 0)
 		close(h->container);
-	h->device = h->group = h->container = -1;
+	h->device = -1;
+	h->group = -1;
+	h->container = -1;
 }
 
 /* 0 or -errno; on error @h holds no open descriptor. */
@@ -35,7 +37,9 @@ static inline int vfio_open_mdev(const char *uuid, struct vfio_handle *h)
 	ssize_t n;
 	int ret;
 
-	h->container = h->group = h->device = -1;
+	h->container = -1;
+	h->group = -1;
+	h->device = -1;
 	snprintf(p, sizeof(p), MDEV_DEVS "/%s/iommu_group", uuid);
 	n = readlink(p, link, sizeof(link) - 1);
 	if (n < 0)
