@@ -21,10 +21,10 @@ else
 fi
 
 banner "vhost_scsi: a real guest doing I/O while a LUN is unmapped and remapped"
-if [ -x tools/testing/vm/inner/vhost-scsi-demo.sh ]; then
-	tools/testing/vm/inner/vhost-scsi-demo.sh || rc=1
+if [ -x tools/testing/selftests/vhost_scsi/guest/demo.sh ]; then
+	tools/testing/selftests/vhost_scsi/guest/demo.sh || rc=1
 else
-	echo "(tools/testing/vm/inner/vhost-scsi-demo.sh is not there yet)"
+	echo "(tools/testing/selftests/vhost_scsi/guest/demo.sh is not there yet)"
 fi
 
 banner "demo $([ $rc = 0 ] && echo finished || echo FAILED)"
