@@ -146,16 +146,30 @@ pick_symbols() {
 	if [ "$(wc -l < "$sysmap" 2>/dev/null || echo 0)" -gt 1000 ]; then
 		echo "$sysmap"
 	elif [ "$(uname -r)" = "$kver" ] && grep -qw nokaslr /proc/cmdline; then
-		sort /proc/kallsyms > "$work/kallsyms"
-		echo "$work/kallsyms"
+		echo /proc/kallsyms
 	fi
 }
 
-# Print the symbol that contains each RIP found in $work/registers.txt.
-# Addresses are compared as 16-digit hex strings: awk's doubles cannot
-# hold a 64-bit kernel address exactly.
+# "rip:cpl" for every vCPU in $work/registers.txt, RIPs as 16 lower-case
+# hex digits.
+rip_list() {
+	awk 'match($0, /RIP=[0-9a-fA-F]+/) {
+		rip = tolower(substr($0, RSTART + 4, RLENGTH - 4))
+		cpl = "?"
+		if (match($0, /CPL=[0-9]/))
+			cpl = substr($0, RSTART + 4, 1)
+		while (length(rip) < 16)
+			rip = "0" rip
+		printf "%s:%s ", rip, cpl
+	}' "$work/registers.txt"
+}
+
+# Print the symbol that contains each RIP, in one pass over the symbols
+# (reading them is slow under TCG).  Addresses are compared as hex strings
+# of equal length: awk's doubles cannot hold a 64-bit address exactly.  A
+# RIP more than 1 MiB past the nearest symbol is in no known function.
 map_rips() {
-	local rip syms
+	local syms
 
 	syms=$(pick_symbols)
 	if [ -z "$syms" ]; then
@@ -163,24 +177,36 @@ map_rips() {
 		return
 	fi
 	echo "inner-guest: where the inner CPUs are ($syms):"
-	grep -o 'RIP=[0-9a-fA-F]*' "$work/registers.txt" | cut -d= -f2 |
-	while read -r rip; do
-		awk -v rip="$(printf '%16s' "${rip,,}" | tr ' ' 0)" '
-		function lo(h,  i, v) {
-			for (i = 9; i <= 16; i++)
-				v = v * 16 + index("0123456789abcdef",
-						   substr(h, i, 1)) - 1
-			return v
+	awk -v list="$(rip_list)" '
+	function lo(h,  i, v) {
+		for (i = 9; i <= 16; i++)
+			v = v * 16 + index("0123456789abcdef", substr(h, i, 1)) - 1
+		return v
+	}
+	BEGIN { n = split(list, r, " ") }
+	$2 ~ /^[tTwW]$/ {
+		for (i = 1; i <= n; i++) {
+			a = $1 ""
+			if (a <= substr(r[i], 1, 16) && a > addr[i] "") {
+				addr[i] = a
+				sym[i] = $3
+			}
 		}
-		$2 ~ /^[tTwW]$/ && ($1 "") <= (rip "") { best = $3; addr = $1 }
-		END {
-			if (best != "" && substr(addr, 1, 8) == substr(rip, 1, 8))
-				printf "  RIP %s = %s+0x%x\n", rip, best,
-					lo(rip) - lo(addr)
+	}
+	END {
+		for (i = 1; i <= n; i++) {
+			rip = substr(r[i], 1, 16)
+			if (substr(r[i], 18) == "3")
+				printf "  RIP %s in user space\n", rip
+			else if (sym[i] != "" &&
+				 substr(addr[i], 1, 8) == substr(rip, 1, 8) &&
+				 lo(rip) - lo(addr[i]) < 1048576)
+				printf "  RIP %s = %s+0x%x\n", rip, sym[i],
+					lo(rip) - lo(addr[i])
 			else
 				printf "  RIP %s (not in kernel text)\n", rip
-		}' "$syms"
-	done
+		}
+	}' "$syms"
 }
 
 # Ask the QEMU monitor for every vCPU's registers.
