@@ -42,6 +42,12 @@ say() {
 	echo "vsg-guest: $*"
 }
 
+# A heading for each step.
+part() {
+	echo
+	echo "vsg-guest: ==== $* ===="
+}
+
 # Shown in demo mode only: a targetcli view of the configuration.
 show() {
 	[ $demo = 1 ] || return 0
@@ -214,21 +220,27 @@ fail() {
 turns() {
 	wait_inner ready || fail "the inner guest did not get its disks ready"
 	counters
+	part "unmap LUN 1 while the guest uses LUNs 0 and 1"
 	tc "$tpg/luns" delete lun1 || fail "targetcli could not unmap LUN 1"
 	[ ! -e "$(lun_dir 1)" ] || fail "LUN 1 is still in configfs"
 	show "$tpg"
 	touch "$share/unmapped"
 	wait_inner unmapped-ok || fail "the guest's I/O to the unmapped LUN 1"
+	counters
+	part "map LUN 1 again"
 	tc "$tpg/luns" create "/backstores/ramdisk/${bs[1]}" lun=1 ||
 		fail "targetcli could not map LUN 1 again"
 	touch "$share/remapped"
 	wait_inner remapped-ok || fail "the guest's I/O to the remapped LUN 1"
+	counters
+	part "map a new LUN 2"
 	tc_batch "/backstores/ramdisk create name=${bs[2]} size=16M" \
 		 "$tpg/luns create /backstores/ramdisk/${bs[2]} lun=2"
 	[ -d "$(lun_dir 2)" ] || fail "targetcli did not map LUN 2"
 	show "$tpg"
 	touch "$share/lun2"
 	wait_inner lun2-ok || fail "the guest's rescan and I/O on LUN 2"
+	part "stop the guest's LUN 0 loop and check it"
 	wait_inner "done" || fail "the guest's final check of LUN 0"
 }
 
@@ -251,10 +263,13 @@ check_counters() {
 main() {
 	prepare
 	trap cleanup EXIT
+	part "map LUNs 0 and 1 on $wwn tpgt $tpgt with targetcli"
 	map_luns
+	part "boot a guest on our vhost_scsi; it writes, reads and keeps LUN 0 busy"
 	boot_inner
 	turns
 	finish_inner || fail "the inner guest failed"
+	part "the target's counters"
 	check_counters
 	say "ok: guest I/O on LUN 0 never failed while LUN 1 was unmapped," \
 		"remapped and LUN 2 was added"
