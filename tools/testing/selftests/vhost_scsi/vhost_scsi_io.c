@@ -5,7 +5,11 @@
  * Behaviour shared by Debian's module and ours.
  */
 #include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <linux/vhost.h>
 
 #include "kselftest_harness.h"
 #include "vsg_test.h"
@@ -214,6 +218,89 @@ TEST_F(io, unaligned_buffers)
 		EXPECT_EQ(-1, vsg_check(ri[i].iov_base, cut[i], 77 + i))
 			TH_LOG("piece %d differs", i);
 	}
+}
+
+/*
+ * Dirty logging for live migration (VHOST_F_LOG_ALL): the guest pages a
+ * READ writes into must be marked in the log; pages the device only reads
+ * (a WRITE's data) or never touches must not be.  Log bit n covers guest
+ * page n (4 KiB).  Guest addresses here are user addresses, so the log
+ * base handed to VHOST_SET_LOG_BASE is shifted back by the arena's first
+ * page and the bitmap itself only covers the arena.  As QEMU does when a
+ * migration starts, LOG_ALL is turned on while the device runs.
+ */
+#define LOG_PAGE	4096UL
+
+struct dirty_log {
+	__u8 *bits;
+	uintptr_t first;	/* arena's first page number, rounded down to 8 */
+};
+
+static int log_start(struct vsg_dev *d, struct dirty_log *l)
+{
+	__u64 base, features = d->features | BIT_ULL(VHOST_F_LOG_ALL);
+
+	l->first = ((uintptr_t)d->base / LOG_PAGE) & ~7UL;
+	l->bits = calloc(1, d->size / LOG_PAGE / 8 + 2);
+	if (!l->bits)
+		return -ENOMEM;
+	base = (uintptr_t)l->bits - l->first / 8;
+	if (ioctl(d->fd, VHOST_SET_LOG_BASE, &base))
+		return -errno;
+	if (ioctl(d->fd, VHOST_SET_FEATURES, &features))
+		return -errno;
+	d->features = features;
+	return 0;
+}
+
+static void log_stop(struct vsg_dev *d, struct dirty_log *l)
+{
+	__u64 features = d->features & ~BIT_ULL(VHOST_F_LOG_ALL);
+
+	if (!ioctl(d->fd, VHOST_SET_FEATURES, &features))
+		d->features = features;
+	free(l->bits);
+}
+
+static bool log_dirty(const struct dirty_log *l, const void *p)
+{
+	uintptr_t pg = (uintptr_t)p / LOG_PAGE - l->first;
+
+	return __atomic_load_n(&l->bits[pg / 8], __ATOMIC_ACQUIRE) &
+	       (1 << (pg % 8));
+}
+
+TEST_F(io, log_all_dirty_pages)
+{
+	__u8 *buf = vsg_alloc(self->e.d, 8 * LOG_PAGE, LOG_PAGE);
+	__u8 *in = buf + 3 * LOG_PAGE + 2048;	/* pages 3, 4 and 5 */
+	const bool want[8] = { 0, 0, 0, 1, 1, 1, 1, 0 };
+	struct vsg_scsi_res r;
+	struct dirty_log l;
+	int i;
+
+	ASSERT_NE(NULL, buf);
+	if (!(self->e.d->offered & BIT_ULL(VHOST_F_LOG_ALL)))
+		SKIP(return, "the device does not offer VHOST_F_LOG_ALL");
+	ASSERT_EQ(0, log_start(self->e.d, &l));
+	/* a WRITE only reads pages 0 and 1 */
+	vsg_fill(buf, 2 * LOG_PAGE, 4242);
+	ASSERT_EQ(0, vsg_rw(self->e.q, 1, 0, true, false, 0, 16, buf,
+			    2 * LOG_PAGE, &r));
+	ASSERT_GOOD(r);
+	/* an unaligned READ over pages 3-5, an aligned one into page 6 */
+	ASSERT_EQ(0, vsg_rw(self->e.q, 1, 0, false, false, 0, 16, in,
+			    2 * LOG_PAGE, &r));
+	ASSERT_GOOD(r);
+	EXPECT_EQ(-1, vsg_check(in, 2 * LOG_PAGE, 4242));
+	ASSERT_EQ(0, vsg_rw(self->e.q, 1, 0, false, true, 0, 8,
+			    buf + 6 * LOG_PAGE, LOG_PAGE, &r));
+	ASSERT_GOOD(r);
+	for (i = 0; i < 8; i++) {
+		EXPECT_EQ(want[i], log_dirty(&l, buf + i * LOG_PAGE))
+			TH_LOG("page %d of the buffer", i);
+	}
+	log_stop(self->e.d, &l);
 }
 
 /* A LUN that is not mapped gets an answer, never silence. */
