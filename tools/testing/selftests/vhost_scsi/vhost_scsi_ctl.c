@@ -4,8 +4,11 @@
  * hot-plug events on LUN link/unlink and events_missed.
  */
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include "kselftest_harness.h"
 #include "vsg_test.h"
@@ -285,6 +288,24 @@ TEST_F(ctl, hotplug_events)
 	EXPECT_EQ(-ETIMEDOUT, next_event(&self->e, &ev, 300));
 }
 
+/*
+ * Polls VHOST_SCSI_GET_EVENTS_MISSED until it reads @want or @ms pass (the
+ * event is sent from the vhost worker, after the link returned).
+ */
+static int missed_reaches(struct vsg_dev *d, __u32 want, int ms,
+			  __u32 *missed)
+{
+	__u64 deadline = vsg_now_ms() + ms;
+	int ret;
+
+	for (;;) {
+		ret = vsg_get_events_missed(d, missed);
+		if (ret || *missed == want || vsg_now_ms() >= deadline)
+			return ret;
+		usleep(10000);
+	}
+}
+
 /* No buffers when the LUN appears: events_missed, then a flagged event. */
 TEST_F(ctl, events_missed)
 {
@@ -293,8 +314,7 @@ TEST_F(ctl, events_missed)
 
 	ASSERT_EQ(0, vsg_bs_create(&self->e.t, 2, VSG_BS_RD, 1 << 20));
 	ASSERT_EQ(0, vsg_lun_link(&self->e.t, 2));
-	usleep(300000);
-	ASSERT_EQ(0, vsg_get_events_missed(self->e.d, &missed));
+	ASSERT_EQ(0, missed_reaches(self->e.d, 1, 10000, &missed));
 	EXPECT_EQ(1, missed);
 	ASSERT_EQ(0, vsg_event_post(self->e.d, 4, VSG_EVT_SIZE));
 	ASSERT_EQ(0, next_event(&self->e, &ev, 5000));
@@ -324,6 +344,324 @@ TEST_F(ctl, no_events_without_hotplug)
 	ASSERT_EQ(0, vsg_lun_link(&self->e.t, 4));
 	ASSERT_EQ(0, vsg_lun_unlink(&self->e.t, 4));
 	EXPECT_EQ(-ETIMEDOUT, next_event(&self->e, &ev, 1000));
+}
+
+/*
+ * TMFs with commands in flight.  The LUN is an iblock backstore on a
+ * null_blk device in timer mode that completes every I/O after SLOW_MS,
+ * so the READs queued before the TMF are still running when it arrives.
+ * The TMF must be answered, and only after every command it covers has
+ * been answered (the guest reuses their buffers once it has the TMF
+ * response); every command must be answered exactly once (GOOD if it
+ * finished before the abort took hold, ABORTED, or a unit attention if
+ * the reset overtook it), and no late or duplicate used entry may follow.
+ */
+#define NULLB_CFS	"/sys/kernel/config/nullb"
+#define SLOW_MS		1500
+#define SLOW_QUEUES	2
+#define SLOW_CMDS	24	/* per queue */
+#define SLOW_TAG	0x5100
+
+struct slow {
+	struct vsg_env e;
+	bool ready;		/* set up completely; else see why */
+	char why[160];
+	char nullb[128];	/* configfs directory, "" when not made */
+	__u8 *buf;
+	struct vsg_cmd *c[SLOW_QUEUES][SLOW_CMDS];
+};
+
+FIXTURE(slow) {
+	struct slow s;
+};
+
+struct slow_count {
+	unsigned int good, aborted, unit_attention, other, not_once;
+};
+
+static int nullb_attr(const char *dir, const char *attr, const char *val)
+{
+	char path[192];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, attr);
+	return vsg_cfs_write(path, val);
+}
+
+/*
+ * A powered-on null_blk device made in configfs at @dir; 6.1 names the
+ * disk after the directory.
+ */
+static int nullb_make(const char *dir, char *dev, size_t len)
+{
+	const char *attrs[][2] = {
+		{ "size", "64" }, { "irqmode", "2" },
+		{ "completion_nsec", NULL }, { "hw_queue_depth", "128" },
+		{ "power", "1" },
+	};
+	char ns[32];
+	unsigned int i;
+	int ret;
+
+	if (mkdir(dir, 0755))
+		return -errno;
+	snprintf(ns, sizeof(ns), "%lu", SLOW_MS * 1000000UL);
+	attrs[2][1] = ns;
+	for (i = 0; i < ARRAY_SIZE(attrs); i++) {
+		ret = nullb_attr(dir, attrs[i][0], attrs[i][1]);
+		if (ret)
+			return ret;
+	}
+	snprintf(dev, len, "/dev/%s", strrchr(dir, '/') + 1);
+	return access(dev, R_OK | W_OK) ? -errno : 0;
+}
+
+static void nullb_remove(const char *dir)
+{
+	if (!dir[0] || access(dir, F_OK))
+		return;
+	nullb_attr(dir, "power", "0");
+	rmdir(dir);
+}
+
+/*
+ * Returns 0, 4 (skip) or -errno with s->why set.  Whatever it made is
+ * undone by the teardown, which runs after a skip or a failure here too.
+ */
+static int slow_prepare(struct slow *s)
+{
+	struct vsg_opts o = { .nr_io = SLOW_QUEUES };
+	struct vsg_target *t = &s->e.t;
+	int ret = vsg_env_setup(&s->e, VSG_BS_RD, 0, &o);
+
+	if (ret) {
+		snprintf(s->why, sizeof(s->why), "%s", s->e.why);
+		return ret == 4 ? 4 : -EIO;
+	}
+	if (system("modprobe -q null_blk nr_devices=0 && modprobe -q target_core_iblock") ||
+	    access(NULLB_CFS, F_OK)) {
+		snprintf(s->why, sizeof(s->why),
+			 "no null_blk configfs or target_core_iblock");
+		return 4;
+	}
+	snprintf(s->nullb, sizeof(s->nullb), NULLB_CFS "/vsgslow%d",
+		 getpid());
+	ret = nullb_make(s->nullb, t->file[0], sizeof(t->file[0]));
+	if (!ret)
+		ret = vsg_bs_create(t, 0, VSG_BS_IBLOCK, 0);
+	if (!ret)
+		ret = vsg_lun_link(t, 0);
+	if (ret) {
+		snprintf(s->why, sizeof(s->why), "slow LUN on %s: %s",
+			 t->file[0], strerror(-ret));
+		return ret;
+	}
+	s->buf = vsg_alloc(s->e.d, SLOW_QUEUES * SLOW_CMDS * 4096, 4096);
+	if (!s->buf) {
+		snprintf(s->why, sizeof(s->why), "arena full");
+		return -ENOMEM;
+	}
+	s->ready = true;
+	return 0;
+}
+
+/* False when setup skipped or failed; a failure fails the test. */
+static bool slow_ready(struct __test_metadata *_metadata, struct slow *s)
+{
+	if (s->ready)
+		return true;
+	EXPECT_TRUE(_metadata->skip) TH_LOG("setup: %s", s->why);
+	return false;
+}
+
+FIXTURE_SETUP(slow)
+{
+	if (slow_prepare(&self->s) == 4)
+		SKIP(return, "%s", self->s.why);
+}
+
+FIXTURE_TEARDOWN(slow)
+{
+	vsg_env_teardown(&self->s.e);
+	nullb_remove(self->s.nullb);
+}
+
+/* SLOW_CMDS 4 KiB READs on each request queue, each with its own tag. */
+static void slow_submit(struct __test_metadata *_metadata,
+			struct slow *self)
+{
+	__u8 cdb[10] = { 0x28 };
+	unsigned int q, i, n;
+
+	for (q = 0; q < SLOW_QUEUES; q++) {
+		struct vsg_vq *vq = vsg_io_vq(self->e.d, q);
+
+		for (i = 0; i < SLOW_CMDS; i++) {
+			struct vsg_cmd *c = vsg_cmd_get(vq);
+			struct iovec iov;
+
+			ASSERT_NE(NULL, c);
+			n = q * SLOW_CMDS + i;
+			self->c[q][i] = c;
+			c->tag = SLOW_TAG + n;
+			iov.iov_base = self->buf + n * 4096;
+			iov.iov_len = 4096;
+			cdb[4] = n >> 5;	/* LBA 8 * n */
+			cdb[5] = n << 3;
+			cdb[8] = 8;
+			vsg_scsi_prep(c, 1, 0, cdb, sizeof(cdb));
+			ASSERT_EQ(0, vsg_scsi_submit(c, false, &iov, 1,
+						     VSG_F_NO_KICK));
+		}
+		ASSERT_EQ(0, vsg_vq_kick(vq));
+	}
+	/* the device takes them all; null_blk completes none yet */
+	usleep(200000);
+	for (q = 0; q < SLOW_QUEUES; q++) {
+		struct vsg_vq_stats st;
+
+		vsg_vq_reap(vsg_io_vq(self->e.d, q));
+		vsg_vq_stats(vsg_io_vq(self->e.d, q), &st);
+		ASSERT_EQ(SLOW_CMDS, st.inflight)
+			TH_LOG("queue %u: commands done before the TMF", q);
+	}
+}
+
+static void slow_classify(struct slow_count *n, struct vsg_cmd *c)
+{
+	struct vsg_scsi_res r;
+
+	vsg_scsi_result(c, &r);
+	if (c->completions != 1)
+		n->not_once++;
+	if (r.response == VIRTIO_SCSI_S_OK && r.status == SAM_STAT_GOOD)
+		n->good++;
+	else if (r.response == VIRTIO_SCSI_S_ABORTED ||
+		 (r.response == VIRTIO_SCSI_S_OK && r.status == 0x40))
+		n->aborted++;
+	else if (r.response == VIRTIO_SCSI_S_OK && vsg_sense_key(&r) == 6)
+		n->unit_attention++;
+	else
+		n->other++;
+}
+
+/*
+ * Waits for every command, counts the answers; then no further used
+ * entry may appear on any queue.
+ */
+static void slow_collect(struct __test_metadata *_metadata,
+			 struct slow *self, struct slow_count *n)
+{
+	struct vsg_vq_stats st;
+	unsigned int q, i;
+
+	memset(n, 0, sizeof(*n));
+	for (q = 0; q < SLOW_QUEUES; q++)
+		for (i = 0; i < SLOW_CMDS; i++) {
+			struct vsg_cmd *c = self->c[q][i];
+
+			ASSERT_EQ(0, vsg_cmd_wait(c, VSG_CMD_TIMEOUT_MS))
+				TH_LOG("queue %u command %u never answered", q, i);
+			slow_classify(n, c);
+			vsg_cmd_put(c);
+		}
+	usleep(300000);
+	for (q = 0; q < SLOW_QUEUES; q++) {
+		vsg_vq_reap(vsg_io_vq(self->e.d, q));
+		vsg_vq_stats(vsg_io_vq(self->e.d, q), &st);
+		EXPECT_EQ(0, st.spurious) TH_LOG("queue %u: duplicate answers", q);
+		EXPECT_EQ(0, st.inflight);
+	}
+	EXPECT_EQ(0, n->not_once);
+	EXPECT_EQ(0, n->other);
+	TH_LOG("%u good, %u aborted, %u unit attention", n->good, n->aborted,
+	       n->unit_attention);
+}
+
+/* Commands of ours the device has not answered yet, over all queues. */
+static unsigned int slow_pending(struct slow *self)
+{
+	struct vsg_vq_stats st;
+	unsigned int q, n = 0;
+
+	for (q = 0; q < SLOW_QUEUES; q++) {
+		vsg_vq_reap(vsg_io_vq(self->e.d, q));
+		vsg_vq_stats(vsg_io_vq(self->e.d, q), &st);
+		n += st.inflight;
+	}
+	return n;
+}
+
+/* @subtype for LUN 0 while every queued command is in flight. */
+static void slow_tmf(struct __test_metadata *_metadata,
+		     struct slow *self, __u32 subtype)
+{
+	struct slow_count n;
+	unsigned int pending;
+	__u8 resp = 0xff;
+
+	if (!slow_ready(_metadata, self))
+		return;
+	slow_submit(_metadata, self);
+	ASSERT_EQ(0, vsg_tmf(self->e.d, subtype, 1, 0, 0, &resp,
+			     TMF_TIMEOUT_MS));
+	pending = slow_pending(self);
+	if (tmf_done(resp)) {
+		EXPECT_EQ(0, pending)
+			TH_LOG("commands still in flight after the TMF response");
+	}
+	EXPECT_TRUE(tmf_done(resp)) TH_LOG("subtype %u response %u",
+					   subtype, resp);
+	slow_collect(_metadata, self, &n);
+	EXPECT_EQ(0, tur_settles(self->e.q));
+}
+
+TEST_F_TIMEOUT(slow, abort_task_set_in_flight, 60)
+{
+	slow_tmf(_metadata, &self->s, VIRTIO_SCSI_T_TMF_ABORT_TASK_SET);
+}
+
+TEST_F_TIMEOUT(slow, clear_task_set_in_flight, 60)
+{
+	slow_tmf(_metadata, &self->s, VIRTIO_SCSI_T_TMF_CLEAR_TASK_SET);
+}
+
+TEST_F_TIMEOUT(slow, i_t_nexus_reset_in_flight, 60)
+{
+	slow_tmf(_metadata, &self->s, VIRTIO_SCSI_T_TMF_I_T_NEXUS_RESET);
+}
+
+TEST_F_TIMEOUT(slow, lun_reset_in_flight, 60)
+{
+	slow_tmf(_metadata, &self->s, VIRTIO_SCSI_T_TMF_LOGICAL_UNIT_RESET);
+}
+
+/* ABORT TASK names one command: that one is aborted, the rest finish. */
+TEST_F_TIMEOUT(slow, abort_task_in_flight, 60)
+{
+	struct vsg_scsi_res r;
+	struct slow_count n;
+	__u8 resp = 0xff;
+
+	if (!slow_ready(_metadata, &self->s))
+		return;
+	slow_submit(_metadata, &self->s);
+	ASSERT_EQ(0, vsg_tmf(self->s.e.d, VIRTIO_SCSI_T_TMF_ABORT_TASK, 1, 0,
+			     self->s.c[1][5]->tag, &resp, TMF_TIMEOUT_MS));
+	vsg_vq_reap(vsg_io_vq(self->s.e.d, 1));
+	if (tmf_done(resp)) {
+		EXPECT_EQ(VSG_CMD_DONE, self->s.c[1][5]->state)
+			TH_LOG("the named command is unanswered after the TMF");
+	}
+	EXPECT_TRUE(tmf_done(resp)) TH_LOG("response %u", resp);
+	ASSERT_EQ(0, vsg_cmd_wait(self->s.c[1][5], VSG_CMD_TIMEOUT_MS));
+	vsg_scsi_result(self->s.c[1][5], &r);
+	if (tmf_done(resp)) {
+		EXPECT_EQ(VIRTIO_SCSI_S_ABORTED, r.response)
+			TH_LOG("the named command: response %u status %u",
+			       r.response, r.status);
+	}
+	slow_collect(_metadata, &self->s, &n);
+	EXPECT_EQ(SLOW_QUEUES * SLOW_CMDS - tmf_done(resp), n.good);
 }
 
 TEST_HARNESS_MAIN

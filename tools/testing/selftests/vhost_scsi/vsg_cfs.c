@@ -84,6 +84,8 @@ static int vsg_bs_control(struct vsg_target *t, unsigned int lun,
 
 	if (t->kind[lun] == VSG_BS_RD) {
 		snprintf(val, sizeof(val), "rd_pages=%zu", (bytes + 4095) / 4096);
+	} else if (t->kind[lun] == VSG_BS_IBLOCK) {
+		snprintf(val, sizeof(val), "udev_path=%s", t->file[lun]);
 	} else {
 		const char *dir = getenv("TMPDIR");
 		char name[64];
@@ -98,7 +100,23 @@ static int vsg_bs_control(struct vsg_target *t, unsigned int lun,
 	return vsg_cfs_write(path, val);
 }
 
-/* Creates and enables backstore @lun of @kind; not linked yet. */
+static const char *vsg_bs_hba(enum vsg_bs_kind kind)
+{
+	switch (kind) {
+	case VSG_BS_RD:
+		return "rd_mcp";
+	case VSG_BS_IBLOCK:
+		return "iblock";
+	default:
+		return "fileio";
+	}
+}
+
+/*
+ * Creates and enables backstore @lun of @kind; not linked yet.  For
+ * VSG_BS_IBLOCK the caller puts the block device's path in t->file[lun]
+ * first, and @bytes is unused.
+ */
 int vsg_bs_create(struct vsg_target *t, unsigned int lun,
 		  enum vsg_bs_kind kind, size_t bytes)
 {
@@ -107,8 +125,7 @@ int vsg_bs_create(struct vsg_target *t, unsigned int lun,
 
 	if (lun >= VSG_CFS_MAX_LUNS || t->kind[lun] != VSG_BS_NONE)
 		return -EINVAL;
-	snprintf(t->bs[lun], sizeof(t->bs[lun]), "%s_%u/vsg",
-		 kind == VSG_BS_RD ? "rd_mcp" : "fileio",
+	snprintf(t->bs[lun], sizeof(t->bs[lun]), "%s_%u/vsg", vsg_bs_hba(kind),
 		 (unsigned int)getpid() * 64 + (vsg_cfs_seq++ % 64));
 	t->kind[lun] = kind;
 	snprintf(path, sizeof(path), VSG_CFS_ROOT "/core/%s", t->bs[lun]);

@@ -16,6 +16,7 @@ enum vsg_bs_kind {
 	VSG_BS_NONE,
 	VSG_BS_RD,
 	VSG_BS_FILEIO,
+	VSG_BS_IBLOCK,		/* block device named in file[lun] */
 };
 
 struct vsg_target {
@@ -24,7 +25,7 @@ struct vsg_target {
 	unsigned int tpgt;
 	enum vsg_bs_kind kind[VSG_CFS_MAX_LUNS];
 	char bs[VSG_CFS_MAX_LUNS][64];		/* "rd_mcp_N/vsg" */
-	char file[VSG_CFS_MAX_LUNS][128];	/* fileio backing file */
+	char file[VSG_CFS_MAX_LUNS][128];	/* fileio file, iblock device */
 	bool linked[VSG_CFS_MAX_LUNS];
 	bool tpg_made;
 };
