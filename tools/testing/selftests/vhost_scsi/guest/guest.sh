@@ -20,7 +20,7 @@ set -uo pipefail
 
 here=$(dirname "$(realpath "$0")")
 root=${HP_ROOT:-$(realpath "$here/../../../..")}
-# shellcheck source=../../../vm/guest-lib.sh
+# shellcheck source-path=SCRIPTDIR source=../../../vm/guest-lib.sh
 . "$root/tools/testing/vm/guest-lib.sh"
 
 demo=0
