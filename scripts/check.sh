@@ -106,14 +106,11 @@ debug_modules() {
 }
 
 # Comparisons with the in-tree modules ran on Debian's kernel already; the
-# debug tier is about ours, under KASAN, lockdep and kmemleak.  targetcli
-# drives the same configfs paths as the selftests' own configfs helper but
-# costs minutes of Python under TCG, and rtslib wants iscsi_target_mod,
-# which the minimal debug kernel does not have.
+# debug tier is about ours, under KASAN, lockdep and kmemleak.
 vm_debug() {
 	HP_MODDIR=$OUT/debug-tree HP_VM_MEM=4G \
-		tools/testing/vm/run-tests --kernel debug \
-		--exclude 'stock|targetcli' --out "$OUT/vm-debug"
+		tools/testing/vm/run-tests --kernel debug --exclude stock \
+		--out "$OUT/vm-debug"
 }
 
 runner_selftest_debug() {

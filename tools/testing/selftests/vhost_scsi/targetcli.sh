@@ -54,7 +54,12 @@ tc /vhost/"$wwn"/tpg1/luns delete lun0
 check missing
 tc /vhost/"$wwn"/tpg1/luns create /backstores/ramdisk/"$bs"
 check good
-tc clearconfig confirm=True
+# Delete what we made, by name: clearconfig would also load every other
+# fabric rtslib knows (iscsi_target_mod), which a minimal kernel lacks.
+tc /vhost delete "$wwn"
+tc /backstores/ramdisk delete "$bs"
+[ ! -e "/sys/kernel/config/target/vhost/$wwn" ] ||
+	hp_die "targetcli left $wwn behind in configfs"
 rmdir /sys/kernel/config/target/vhost 2>/dev/null
 hp_unload vhost_scsi
 exit $rc
