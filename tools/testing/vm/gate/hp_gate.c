@@ -12,7 +12,8 @@
  *   echo hang 70   > /sys/kernel/debug/hp_gate/trigger   (D state, seconds)
  *   echo hang 0    > /sys/kernel/debug/hp_gate/trigger   (D state, forever)
  *   echo freeze    > /sys/kernel/debug/hp_gate/trigger   (every CPU spins)
- *   echo bug       > /sys/kernel/debug/hp_gate/trigger   (oops the writer)
+ *   echo bug       > /sys/kernel/debug/hp_gate/trigger   (oops the writer:
+ *                                                          NULL dereference)
  *
  * Never load it outside a test VM.
  */
@@ -28,6 +29,9 @@
 #include <linux/uaccess.h>
 
 static struct dentry *hp_gate_dir;
+
+/* Always NULL: writing through it oopses the writer. */
+static int *hp_gate_null;
 
 /* Two locks taken in both orders by one thread: a lockdep report, no deadlock. */
 static DEFINE_MUTEX(hp_gate_lock_a);
@@ -83,7 +87,7 @@ static ssize_t hp_gate_write(struct file *file, const char __user *ubuf,
 	else if (!strcmp(buf, "lockdep"))
 		hp_gate_lockdep();
 	else if (!strcmp(buf, "bug"))
-		BUG();
+		*READ_ONCE(hp_gate_null) = 1;
 	else if (!strcmp(buf, "freeze"))
 		stop_machine(hp_gate_spin, NULL, cpu_online_mask);
 	else if (sscanf(buf, "hang %u", &seconds) == 1)
