@@ -316,16 +316,23 @@ TEST_F(ctl, events_missed)
 	ASSERT_EQ(0, vsg_lun_link(&self->e.t, 2));
 	ASSERT_EQ(0, missed_reaches(self->e.d, 1, 10000, &missed));
 	EXPECT_EQ(1, missed);
-	ASSERT_EQ(0, vsg_event_post(self->e.d, 4, VSG_EVT_SIZE));
-	ASSERT_EQ(0, next_event(&self->e, &ev, 5000));
-	EXPECT_TRUE(ev.event & VIRTIO_SCSI_T_EVENTS_MISSED)
-		TH_LOG("event %#x", ev.event);
+	/*
+	 * SET_EVENTS_MISSED sticks while no event buffer is posted: nothing
+	 * can send the flagged event and clear it.  (With buffers posted, a
+	 * late run of the event kick handler may clear it at any time.)
+	 */
+	ASSERT_EQ(0, vsg_set_events_missed(self->e.d, 0));
 	ASSERT_EQ(0, vsg_get_events_missed(self->e.d, &missed));
 	EXPECT_EQ(0, missed);
 	ASSERT_EQ(0, vsg_set_events_missed(self->e.d, 1));
 	ASSERT_EQ(0, vsg_get_events_missed(self->e.d, &missed));
 	EXPECT_EQ(1, missed);
-	ASSERT_EQ(0, vsg_set_events_missed(self->e.d, 0));
+	ASSERT_EQ(0, vsg_event_post(self->e.d, 4, VSG_EVT_SIZE));
+	ASSERT_EQ(0, next_event(&self->e, &ev, 5000));
+	EXPECT_TRUE(ev.event & VIRTIO_SCSI_T_EVENTS_MISSED)
+		TH_LOG("event %#x", ev.event);
+	ASSERT_EQ(0, missed_reaches(self->e.d, 0, 5000, &missed));
+	EXPECT_EQ(0, missed);
 }
 
 /* Without VIRTIO_SCSI_F_HOTPLUG no hot-plug event is sent. */
