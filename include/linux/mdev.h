@@ -53,7 +53,8 @@ struct mdev_device {
  * struct mdev_type - a type of mdev that a parent offers
  * @sysfs_name: set by the driver: the type directory is <driver>-<sysfs_name>
  * @pretty_name: set by the driver (optional): shown in the name attribute
- * @parent: set by the core at registration; drivers may read it
+ * @parent: set by the core at registration, before any sysfs file of the
+ *	type exists; drivers may read it (get_available() for instance)
  * @node: core private: the sysfs node of this type while registered
  */
 struct mdev_type {

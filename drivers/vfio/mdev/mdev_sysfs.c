@@ -228,13 +228,18 @@ int mdev_types_add(struct mdev_parent_state *ps)
 		return -ENOMEM;
 
 	for (i = 0; i < ps->nr_types; i++) {
+		/*
+		 * The node's files are readable as soon as it is added, and
+		 * a driver's get_available() may look at type->parent.
+		 */
+		parent->types[i]->parent = parent;
 		node = mdev_type_node_add(ps, parent->types[i]);
 		if (IS_ERR(node)) {
+			parent->types[i]->parent = NULL;
 			ps->nr_types = i;
 			mdev_types_remove(ps);
 			return PTR_ERR(node);
 		}
-		parent->types[i]->parent = parent;
 		parent->types[i]->node = node;
 		ps->nodes[i] = node;
 	}

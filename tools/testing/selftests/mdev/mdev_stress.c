@@ -10,7 +10,8 @@
  * -EEXIST or -EUSERS (-ENOENT while the type directory is gone); a device
  * created and not removed exists until its parent is unbound; no device
  * survives whose parent is unbound or that nobody created; everything
- * removes cleanly at the end and every instance is given back.
+ * removes cleanly at the end and every instance is given back.  A reader
+ * thread reads the type attributes all the while.
  *
  * With MDEV_FLAVOUR=stock (Debian's mdev.ko) the findings are logged but
  * do not fail the test: the verdict is about our core.
@@ -177,6 +178,38 @@ static void *unbind_thread(void *arg)
 	return NULL;
 }
 
+/*
+ * Reads every attribute of every type in a loop: a read may race with
+ * registration (a driver's get_available() looks at type->parent) and with
+ * unregistration (kernfs drains it).  It may fail with ENOENT or ENODEV
+ * while the type is gone, never crash the kernel or hang the unbind.
+ */
+struct reader {
+	pthread_t thread;
+	int reads, ok;
+};
+
+static void *reader_thread(void *arg)
+{
+	static const char * const attrs[] = {
+		"available_instances", "name", "description", "device_api",
+	};
+	static const char * const types[] = { "small", "large" };
+	struct reader *r = arg;
+	char p[PATH_MAX], buf[256];
+	unsigned int i = 0;
+
+	while (!atomic_load(&stop)) {
+		type_path(p, sizeof(p), i % NR_PARENTS,
+			  types[(i / NR_PARENTS) % 2], attrs[(i / 4) % 4]);
+		if (!sysfs_read(p, buf, sizeof(buf)))
+			r->ok++;
+		r->reads++;
+		i++;
+	}
+	return NULL;
+}
+
 static int env_int(const char *name, int def)
 {
 	const char *v = getenv(name);
@@ -268,6 +301,7 @@ TEST_F_TIMEOUT(stress, create_remove_unbind, 110)
 	static const char * const types[] = { "small", "large" };
 	struct worker ws[NR_WORKERS] = {};
 	struct unbinder u = {};
+	struct reader rd = {};
 	int i, total = 0, t, n;
 	double end;
 
@@ -282,6 +316,7 @@ TEST_F_TIMEOUT(stress, create_remove_unbind, 110)
 					    worker_thread, &ws[i]));
 	}
 	ASSERT_EQ(0, pthread_create(&u.thread, NULL, unbind_thread, &u));
+	ASSERT_EQ(0, pthread_create(&rd.thread, NULL, reader_thread, &rd));
 
 	end = now_s() + secs;
 	knobs(false);
@@ -294,6 +329,7 @@ TEST_F_TIMEOUT(stress, create_remove_unbind, 110)
 	for (i = 0; i < NR_WORKERS; i++)
 		pthread_join(ws[i].thread, NULL);
 	pthread_join(u.thread, NULL);
+	pthread_join(rd.thread, NULL);
 	knobs(false);
 	for (i = 0; i < NR_PARENTS; i++)
 		if (!parent_bound(i))
@@ -315,6 +351,9 @@ TEST_F_TIMEOUT(stress, create_remove_unbind, 110)
 	}
 	TH_LOG("%s: %d unbind/bind cycles, %d operations", mdev_flavour(),
 	       u.cycles, total);
+	TH_LOG("%s: %d attribute reads, %d succeeded", mdev_flavour(),
+	       rd.reads, rd.ok);
+	EXPECT_GT(rd.ok, 0);
 	EXPECT_GT(u.cycles, 2);
 	EXPECT_EQ(0, u.errors);
 
