@@ -164,7 +164,8 @@ static struct mdev_parent_state *mdev_parent_state_alloc(struct device *dev,
 	ps->dev = get_device(dev);
 	ps->drv = drv;
 	ps->counted = !drv->get_available;
-	atomic_set(&ps->available, drv->max_instances);
+	atomic_set(&ps->available, min_t(unsigned int, drv->max_instances,
+					 INT_MAX));
 	spin_lock_init(&ps->gate_lock);
 	refcount_set(&ps->active, 1);
 	init_completion(&ps->active_done);
@@ -283,8 +284,9 @@ static void mdev_device_release(struct device *dev)
 	dev_dbg(dev, "released\n");
 	/* Pairs with the gets in mdev_device_alloc() */
 	kobject_put(&mdev->tnode->kobj);
-	mdev_parent_state_put(ps);
 	kfree(mdev);
+	/* Last: the final put drops the module reference of @ps. */
+	mdev_parent_state_put(ps);
 }
 
 static bool mdev_uuid_in_use(const guid_t *uuid)
@@ -378,10 +380,11 @@ static int mdev_device_add(struct mdev_device *mdev)
 	if (ret)
 		goto out_del;
 
+	/* Once published a remove may free @mdev: log before that. */
+	dev_dbg(&mdev->dev, "created\n");
 	mutex_lock(&ps->lock);
 	mdev_device_publish(mdev);
 	mutex_unlock(&ps->lock);
-	dev_dbg(&mdev->dev, "created\n");
 	return 0;
 
 out_del:

@@ -156,10 +156,11 @@ static const struct attribute_group *mdev_type_groups[] = {
 static void mdev_type_node_release(struct kobject *kobj)
 {
 	struct mdev_type_node *node = to_type_node(kobj);
+	struct mdev_parent_state *ps = node->ps;
 
-	/* Pairs with the kref_get() in mdev_type_node_add() */
-	mdev_parent_state_put(node->ps);
 	kfree(node);
+	/* Pairs with the kref_get() in mdev_type_node_add(); may be last */
+	mdev_parent_state_put(ps);
 }
 
 static struct kobj_type mdev_type_ktype = {
