@@ -71,7 +71,8 @@ struct mdev_type {
  * @types: the types offered
  * @nr_types: number of entries in @types
  * @state: core private: reference counted state that outlives this
- *	structure as long as any mdev or sysfs node of the parent exists
+ *	structure as long as any mdev or sysfs node of the parent exists;
+ *	NULL outside mdev_register_parent() .. mdev_unregister_parent()
  */
 struct mdev_parent {
 	struct device *dev;

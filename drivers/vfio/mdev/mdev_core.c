@@ -104,6 +104,9 @@ static void mdev_parent_drain(struct mdev_parent_state *ps)
 /* Tear down a claimed child; the caller owns its initial reference. */
 static void mdev_device_destroy(struct mdev_device *mdev)
 {
+	lockdep_assert_not_held(&mdev->pstate->lock);
+	WARN_ON_ONCE(!mdev->removing);
+
 	mdev_links_remove(mdev);
 	device_del(&mdev->dev);
 	dev_dbg(&mdev->dev, "removed\n");
@@ -124,6 +127,8 @@ static void mdev_remove_children(struct mdev_parent_state *ps)
 {
 	struct mdev_device *mdev;
 
+	/* Only after mdev_parent_drain(): no create or remove in flight. */
+	WARN_ON_ONCE(refcount_read(&ps->active));
 	mutex_lock(&ps->lock);
 	while ((mdev = list_first_entry_or_null(&ps->children,
 						struct mdev_device, sibling))) {
@@ -311,6 +316,7 @@ static struct mdev_device *mdev_device_alloc(struct mdev_type_node *node,
 	struct mdev_device *mdev;
 	int ret;
 
+	mdev_parent_assert_active(ps);
 	mutex_lock(&mdev_list_lock);
 	if (mdev_uuid_in_use(uuid)) {
 		ret = -EEXIST;
@@ -364,6 +370,7 @@ static int mdev_device_add(struct mdev_device *mdev)
 	struct mdev_parent_state *ps = mdev->pstate;
 	int ret;
 
+	mdev_parent_assert_active(ps);
 	ret = dev_set_name(&mdev->dev, "%pUl", &mdev->uuid);
 	if (ret)
 		return ret;
@@ -464,6 +471,7 @@ void mdev_device_remove_end(struct mdev_device *mdev)
 {
 	struct mdev_parent_state *ps = mdev->pstate;
 
+	mdev_parent_assert_active(ps);
 	mdev_device_destroy(mdev);
 	mdev_parent_put(ps);
 }

@@ -13,8 +13,9 @@
  *    registration.  It is only taken while @live is set, under @gate_lock.
  *    Unregistration clears @live, drops the initial reference and waits for
  *    @active_done before it removes anything.
- *  - Lock order: mdev_list_lock and @lock are never held together and
- *    never held while waiting for @active_done.
+ *  - Lock order: an active reference, then mdev_list_lock or @lock.  The
+ *    two mutexes are never held together, and neither is held while
+ *    waiting for @active_done.
  */
 
 #ifndef MDEV_PRIVATE_H
@@ -63,7 +64,11 @@ struct mdev_parent_state {
 	/* fully created mdevs that nobody has claimed for removal */
 	struct list_head children;
 
-	/* "mdev_supported_types"; set up and torn down by (un)register */
+	/*
+	 * "mdev_supported_types" and one node per type: written only by
+	 * mdev_types_add() before the gate opens and mdev_types_remove()
+	 * after it drained; @nodes[] entries are not valid after that.
+	 */
 	struct kset *types_kset;
 	unsigned int nr_types;
 	struct mdev_type_node **nodes;
@@ -76,11 +81,20 @@ struct mdev_parent_state {
  */
 struct mdev_type_node {
 	struct kobject kobj;
+	/* "devices/": links to the mdevs; removed with the node */
 	struct kobject *devices_kobj;
 	struct mdev_parent_state *ps;
 	/* driver memory: valid while @kobj is in sysfs (see @ps->parent) */
 	struct mdev_type *type;
 };
+
+/* Assert that the caller holds an active reference on @ps. */
+static inline void mdev_parent_assert_active(struct mdev_parent_state *ps)
+{
+#ifdef CONFIG_DEBUG_LOCK_ALLOC
+	lockdep_assert(lock_is_held_type(&ps->active_map, 1));
+#endif
+}
 
 extern struct bus_type mdev_bus_type;
 extern const struct attribute_group *mdev_device_groups[];

@@ -255,7 +255,7 @@ void mdev_types_remove(struct mdev_parent_state *ps)
 {
 	unsigned int i;
 
-	WARN_ON_ONCE(ps->live);
+	WARN_ON_ONCE(READ_ONCE(ps->live));
 	for (i = 0; i < ps->nr_types; i++) {
 		ps->parent->types[i]->node = NULL;
 		mdev_type_node_remove(ps->nodes[i]);
@@ -310,6 +310,7 @@ int mdev_links_add(struct mdev_device *mdev)
 	struct kobject *kobj = &mdev->dev.kobj;
 	int ret;
 
+	mdev_parent_assert_active(node->ps);
 	ret = sysfs_create_link(node->devices_kobj, kobj, dev_name(&mdev->dev));
 	if (ret)
 		return ret;
