@@ -255,6 +255,15 @@ static int vhs_tmf_start(struct vhs_dev *vs, struct vhs_endpoint *ep,
 		percpu_ref_put(&lun->ref);
 		return ret;
 	}
+	/*
+	 * ABORT TASK of a task that is not in flight completes at once (SAM);
+	 * LIO would log a line for every such request a guest sends.
+	 */
+	if (subtype == VIRTIO_SCSI_T_TMF_ABORT_TASK &&
+	    !vhs_scan_inflight(vs, &sc, NULL)) {
+		percpu_ref_put(&lun->ref);
+		return VHS_S_FUNCTION_COMPLETE;
+	}
 	ret = vhs_tmf_run(vs, ep, tpg, lun, d, subtype, &sc);
 	if (ret != VHS_CTL_ASYNC)
 		percpu_ref_put(&lun->ref);

@@ -377,11 +377,16 @@ static void vhs_io_submit(struct vhs_cmd *cmd, struct se_session *sess,
 	target_submit(se_cmd);
 }
 
-/* Opcodes LIO answers for a LUN that is not mapped. */
-static bool vhs_lio_answers_missing(u8 opcode)
+/*
+ * Requests LIO answers without a mapped LUN: INQUIRY, REPORT LUNS and
+ * REQUEST SENSE to LUN 0 go to its virtual LUN 0.  For any other LUN LIO
+ * would only log an error (not rate limited) and answer LOGICAL UNIT NOT
+ * SUPPORTED, which we do ourselves.
+ */
+static bool vhs_lio_answers_missing(u16 lun_id, u8 opcode)
 {
-	return opcode == INQUIRY || opcode == REPORT_LUNS ||
-	       opcode == REQUEST_SENSE;
+	return !lun_id && (opcode == INQUIRY || opcode == REPORT_LUNS ||
+			   opcode == REQUEST_SENSE);
 }
 
 /*
@@ -404,8 +409,7 @@ static int vhs_io_start(struct vhs_vq *svq, struct vhs_endpoint *ep,
 		return VIRTIO_SCSI_S_BAD_TARGET;
 	if (lun_id < VHS_MAX_LUN)
 		lun = vhs_get_lun(tpg, lun_id);
-	if (!lun && (lun_id >= VHS_MAX_LUN ||
-		     !vhs_lio_answers_missing(r->cdb[0]))) {
+	if (!lun && !vhs_lio_answers_missing(lun_id, r->cdb[0])) {
 		vhs_io_reply_no_lun(vq, r);
 		return 0;
 	}

@@ -5,6 +5,7 @@
  * keeps serving other requests.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -372,6 +373,75 @@ TEST_F(bad, wrong_size_event_buffer)
 			  e.reason == VIRTIO_SCSI_EVT_RESET_REMOVED;
 	}
 	EXPECT_TRUE(removed);
+}
+
+/* Kernel log records added since kmsg_open() that contain @needle. */
+static int kmsg_open(void)
+{
+	int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK);
+
+	if (fd >= 0)
+		lseek(fd, 0, SEEK_END);
+	return fd;
+}
+
+static int kmsg_count(int fd, const char *needle)
+{
+	char rec[2048];
+	ssize_t n;
+	int hits = 0;
+
+	for (;;) {
+		n = read(fd, rec, sizeof(rec) - 1);
+		if (n < 0 && errno == EPIPE)	/* overwritten: go on */
+			continue;
+		if (n <= 0)
+			break;
+		rec[n] = '\0';
+		if (strstr(rec, needle))
+			hits++;
+	}
+	return hits;
+}
+
+/*
+ * Requests a guest can repeat at will must not each put a line in the
+ * host's kernel log: INQUIRY to an unmapped LUN, ABORT TASK of a task that
+ * is not in flight.  Both still get their proper answers.
+ */
+TEST_F(bad, no_log_per_request)
+{
+	__u8 *buf = vsg_alloc(self->e.d, 96, 64);
+	int fd, i, lun_lines, abort_lines;
+	struct vsg_scsi_res r;
+	__u8 resp;
+
+	ASSERT_NE(NULL, buf);
+	fd = kmsg_open();
+	ASSERT_LE(0, fd) TH_LOG("/dev/kmsg: %s", strerror(errno));
+	for (i = 0; i < 50; i++) {
+		ASSERT_EQ(0, vsg_inquiry(self->e.q, 1, 9, buf, 96, &r));
+		EXPECT_EQ(VIRTIO_SCSI_S_OK, r.response);
+		EXPECT_EQ(SAM_STAT_CHECK_CONDITION, r.status);
+		EXPECT_EQ(0x25, vsg_sense_asc(&r));
+	}
+	usleep(200000);
+	lun_lines = kmsg_count(fd, "NON_EXISTENT_LUN");
+	close(fd);
+	fd = kmsg_open();
+	ASSERT_LE(0, fd);
+	for (i = 0; i < 50; i++) {
+		resp = 0xff;
+		ASSERT_EQ(0, vsg_tmf(self->e.d, VIRTIO_SCSI_T_TMF_ABORT_TASK,
+				     1, 0, 2000 + i, &resp, 10000));
+		/* FUNCTION COMPLETE, which virtio-scsi spells S_OK */
+		EXPECT_EQ(VIRTIO_SCSI_S_OK, resp);
+	}
+	usleep(200000);
+	abort_lines = kmsg_count(fd, "ABORT_TASK");
+	close(fd);
+	EXPECT_EQ(0, lun_lines);
+	EXPECT_EQ(0, abort_lines);
 }
 
 TEST_HARNESS_MAIN
