@@ -143,7 +143,7 @@ static struct se_wwn *vhs_make_tport(struct target_fabric_configfs *tf,
 	u8 proto;
 
 	if (strlen(name) >= VHS_NAMELEN || vhs_wwn_proto(name, &proto, &skip)) {
-		pr_err("invalid target port name %s\n", name);
+		pr_err_ratelimited("invalid target port name %s\n", name);
 		return ERR_PTR(-EINVAL);
 	}
 	tport = kzalloc(sizeof(*tport), GFP_KERNEL);
@@ -159,6 +159,21 @@ static void vhs_drop_tport(struct se_wwn *wwn)
 	kfree(container_of(wwn, struct vhs_tport, wwn));
 }
 
+/*
+ * "tpgt_N" with N < VHS_MAX_TARGET, spelt canonically: "tpgt_01" or
+ * "tpgt_+1" would be a second directory for target id 1.
+ */
+static int vhs_parse_tpgt(const char *name, u16 *tpgt)
+{
+	char canon[16];
+
+	if (!str_has_prefix(name, "tpgt_") || kstrtou16(name + 5, 10, tpgt) ||
+	    *tpgt >= VHS_MAX_TARGET)
+		return -EINVAL;
+	snprintf(canon, sizeof(canon), "tpgt_%u", *tpgt);
+	return strcmp(name, canon) ? -EINVAL : 0;
+}
+
 static struct se_portal_group *vhs_make_tpg(struct se_wwn *wwn,
 					    const char *name)
 {
@@ -167,9 +182,11 @@ static struct se_portal_group *vhs_make_tpg(struct se_wwn *wwn,
 	u16 tpgt;
 	int ret;
 
-	if (!str_has_prefix(name, "tpgt_") || kstrtou16(name + 5, 10, &tpgt) ||
-	    tpgt >= VHS_MAX_TARGET)
+	if (vhs_parse_tpgt(name, &tpgt)) {
+		pr_err_ratelimited("invalid TPG name %s (tpgt_0 .. tpgt_%u)\n",
+				   name, VHS_MAX_TARGET - 1);
 		return ERR_PTR(-EINVAL);
+	}
 
 	tpg = kzalloc(sizeof(*tpg), GFP_KERNEL);
 	if (!tpg)
@@ -276,8 +293,8 @@ static ssize_t vhs_tpg_nexus_store(struct config_item *item, const char *page,
 	name[strcspn(name, "\n")] = '\0';
 	if (vhs_wwn_proto(name, &proto, &skip) ||
 	    proto != tpg->tport->proto_id) {
-		pr_err("initiator %s does not match target port %s\n", name,
-		       tpg->tport->name);
+		pr_err_ratelimited("initiator %s does not match target port %s\n",
+				   name, tpg->tport->name);
 		return -EINVAL;
 	}
 	ret = vhs_make_nexus(tpg, name + skip);

@@ -267,6 +267,9 @@ static int vhs_claim_tpgs(struct vhs_endpoint *ep)
 				 srcu_read_lock_held(&vhs_tpg_list_srcu)) {
 		if (strcmp(tpg->tport->name, ep->wwpn))
 			continue;
+		/* Two ports of one name ("fc.x" and "x"): the first wins. */
+		if (rcu_access_pointer(ep->tpg[tpg->tpgt]))
+			continue;
 		mutex_lock(&tpg->mutex);
 		avail = tpg->se_sess && !tpg->claimed;
 		if (avail)

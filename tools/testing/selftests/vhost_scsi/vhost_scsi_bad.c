@@ -6,7 +6,9 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "kselftest_harness.h"
@@ -442,6 +444,75 @@ TEST_F(bad, no_log_per_request)
 	close(fd);
 	EXPECT_EQ(0, lun_lines);
 	EXPECT_EQ(0, abort_lines);
+}
+
+/* tpgt_01 would be a second directory for target id 1. */
+TEST_F(bad, noncanonical_tpgt)
+{
+	static const char * const names[] = {
+		"tpgt_01", "tpgt_+2", "tpgt_256", "tpgt_x", "tpgt_",
+	};
+	char path[256];
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(names); i++) {
+		snprintf(path, sizeof(path), VSG_CFS_ROOT "/vhost/%s/%s",
+			 self->e.t.wwpn, names[i]);
+		errno = 0;
+		if (!mkdir(path, 0755))
+			rmdir(path);	/* accepted: errno stays 0 */
+		EXPECT_EQ(EINVAL, errno) TH_LOG("%s", names[i]);
+	}
+}
+
+/*
+ * "fc.<name>" and "<name>" are two WWNs with one port name.  SET_ENDPOINT
+ * binds one TPG per target id; CLEAR_ENDPOINT must leave both free to
+ * remove (a TPG claimed and then overwritten would stay busy forever).
+ */
+TEST_F(bad, two_ports_one_name)
+{
+	struct vsg_target t2 = self->e.t;
+	char path[256];
+	unsigned int i;
+	int ret;
+
+	if (vsg_flavour_stock() && !getenv("VSG_STOCK_UNSAFE"))
+		SKIP(return, "stock keeps the first TPG claimed forever (6.1)");
+	for (i = 0; i < VSG_CFS_MAX_LUNS; i++) {
+		t2.kind[i] = VSG_BS_NONE;
+		t2.linked[i] = false;
+	}
+	t2.tpg_made = false;
+	snprintf(t2.wwpn, sizeof(t2.wwpn), "fc.%.32s", self->e.t.wwpn);
+	snprintf(t2.nexus, sizeof(t2.nexus), "fc.%.32s", self->e.t.nexus);
+	snprintf(path, sizeof(path), VSG_CFS_ROOT "/vhost/%s/tpgt_%u",
+		 t2.wwpn, self->e.t.tpgt);
+
+	/* No ASSERT until t2 is gone again: a leftover WWN pins the module. */
+	ret = vsg_clear_endpoint(self->e.d, self->e.t.wwpn);
+	EXPECT_EQ(0, ret);
+	if (!ret) {
+		ret = vsg_tpg_create(&t2, self->e.t.tpgt);
+		EXPECT_EQ(0, ret) TH_LOG("second port: %s", strerror(-ret));
+	}
+	if (!ret) {
+		ret = vsg_set_endpoint(self->e.d, self->e.t.wwpn);
+		EXPECT_EQ(0, ret);
+	}
+	if (!ret) {
+		EXPECT_EQ(0, alive(&self->e, 0));
+		ret = vsg_clear_endpoint(self->e.d, self->e.t.wwpn);
+		EXPECT_EQ(0, ret);
+	}
+	if (!ret)
+		EXPECT_EQ(0, rmdir(path)) TH_LOG("%s: %s", path,
+						 strerror(errno));
+	vsg_target_teardown(&t2);
+	EXPECT_NE(0, access(path, F_OK)) TH_LOG("%s is left", path);
+	/* the first TPG must be free again too: bind it once more */
+	EXPECT_EQ(0, vsg_set_endpoint(self->e.d, self->e.t.wwpn));
+	EXPECT_EQ(0, alive(&self->e, 0));
 }
 
 TEST_HARNESS_MAIN
