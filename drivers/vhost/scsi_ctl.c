@@ -118,10 +118,13 @@ static void vhs_tmf_work(struct vhost_work *work)
 	kfree(tmf);
 }
 
+/* The RCU read section: see vhs_release_cmd(). */
 static void vhs_tmf_put(struct vhs_tmf *tmf)
 {
+	rcu_read_lock();
 	if (atomic_dec_and_test(&tmf->pending))
 		vhost_work_queue(&tmf->vs->dev, &tmf->work);
+	rcu_read_unlock();
 }
 
 /* LIO's release_cmd for a TMR. */

@@ -585,13 +585,21 @@ void vhs_done_work(struct vhost_work *work)
 	mutex_unlock(&vq->mutex);
 }
 
-/* From LIO's release_cmd (any context) or a local failure. */
+/*
+ * From LIO's release_cmd (any context) or a local failure.  Once the
+ * command is on @svq->done the worker may answer it and drop the last
+ * endpoint reference before we queue the work: the RCU read section keeps
+ * the device alive until then (CLEAR_ENDPOINT waits for it after the
+ * drain).
+ */
 void vhs_release_cmd(struct vhs_cmd *cmd)
 {
 	struct vhs_vq *svq = cmd->svq;
 
+	rcu_read_lock();
 	llist_add(&cmd->done_node, &svq->done);
 	vhost_work_queue(&svq->vs->dev, &svq->done_work);
+	rcu_read_unlock();
 }
 
 int vhs_vq_alloc_cmds(struct vhs_vq *svq)

@@ -423,6 +423,8 @@ static int vhs_clear_endpoint(struct vhs_dev *vs, const char *wwpn)
 	synchronize_srcu(&vhs_srcu);
 	/* Every command and TMF that found the endpoint is answered. */
 	wait_for_completion(&ep->drained);
+	/* ... and whoever queued their answers has left vhs_release_cmd(). */
+	synchronize_rcu();
 	vhost_dev_flush(&vs->dev);
 	vhs_evt_discard(vs);
 	vhs_free_all_cmds(vs);
