@@ -115,7 +115,7 @@ static void vhs_tmf_work(struct vhost_work *work)
 	if (tmf->resp_iov != &tmf->resp_iov_inline)
 		kfree(tmf->resp_iov);
 	kfree(tmf->log);
-	kfree(tmf);
+	kvfree(tmf);
 }
 
 /* The RCU read section: see vhs_release_cmd(). */
@@ -150,7 +150,11 @@ static struct vhs_tmf *vhs_tmf_alloc(struct vhost_virtqueue *vq,
 {
 	struct vhs_tmf *tmf;
 
-	tmf = kzalloc(struct_size(tmf, tmr, nr), GFP_KERNEL);
+	/*
+	 * A fan-out TMF has one entry per command in flight: no more than
+	 * the command pools hold, but possibly more than kmalloc should try.
+	 */
+	tmf = kvzalloc(struct_size(tmf, tmr, nr), GFP_KERNEL | __GFP_NOWARN);
 	if (!tmf)
 		return NULL;
 	if (vhs_save_iov(vq, d->out, d->in,
@@ -170,7 +174,7 @@ out_free_iov:
 	if (tmf->resp_iov != &tmf->resp_iov_inline)
 		kfree(tmf->resp_iov);
 out_free:
-	kfree(tmf);
+	kvfree(tmf);
 	return NULL;
 }
 

@@ -31,9 +31,9 @@ static bool vhs_evt_send(struct vhs_dev *vs, struct virtio_scsi_event *ev)
 
 	/* vhost_get_vq_desc() wants guest notifications off. */
 	vhost_disable_notify(&vs->dev, vq);
-	do {
+	ret = vhs_pop_desc(vs, vq, &d);
+	if (ret == -EAGAIN)	/* the guest added one meanwhile: once more */
 		ret = vhs_pop_desc(vs, vq, &d);
-	} while (ret == -EAGAIN);
 	if (ret) {
 		vs->events_missed = true;
 		return false;

@@ -140,9 +140,9 @@ static int vhs_io_parse(struct vhost_virtqueue *vq, struct vhs_req *r)
 }
 
 /*
- * Release pinned guest pages.  Pages the device wrote are dirtied; the
- * write fault of the pin already dirtied the PTE of anonymous memory, so
- * only file-backed (shared) guest memory takes the page lock here.
+ * Release pinned guest pages, marking the ones the device wrote dirty
+ * (a page already dirty needs no page lock: whoever cleans it later
+ * writes out what we put there).
  */
 static void vhs_put_pages(struct scatterlist *sgl, unsigned int nr,
 			  bool dirty)
@@ -152,7 +152,7 @@ static void vhs_put_pages(struct scatterlist *sgl, unsigned int nr,
 
 	for (i = 0; i < nr; i++) {
 		page = sg_page(&sgl[i]);
-		if (dirty && !PageAnon(page))
+		if (dirty && !PageDirty(page))
 			set_page_dirty_lock(page);
 		put_page(page);
 	}
@@ -163,8 +163,9 @@ static struct scatterlist *vhs_alloc_sgl(unsigned int nr,
 {
 	struct scatterlist *sgl = inline_sgl;
 
+	/* Up to VHS_MAX_SGS entries (64 KiB): no high-order allocation. */
 	if (!inline_sgl || nr > VHS_INLINE_SGS)
-		sgl = kmalloc_array(nr, sizeof(*sgl), GFP_KERNEL);
+		sgl = kvmalloc_array(nr, sizeof(*sgl), GFP_KERNEL);
 	if (sgl)
 		sg_init_table(sgl, nr);
 	return sgl;
@@ -218,7 +219,7 @@ static int vhs_pin_sgl(struct iov_iter *it, struct scatterlist **sglp,
 	if (ret || !nr) {
 		vhs_put_pages(sgl, nr, false);
 		if (sgl != inline_sgl)
-			kfree(sgl);
+			kvfree(sgl);
 		return ret ?: -EFAULT;
 	}
 	sg_mark_end(&sgl[nr - 1]);
@@ -305,9 +306,9 @@ static void vhs_io_unmap(struct vhs_cmd *cmd)
 	else
 		vhs_put_pages(cmd->sgl, cmd->sg_nr, dirty);
 	if (cmd->sgl != cmd->sgl_inline)
-		kfree(cmd->sgl);
+		kvfree(cmd->sgl);
 	vhs_put_pages(cmd->prot_sgl, cmd->prot_nr, dirty);
-	kfree(cmd->prot_sgl);
+	kvfree(cmd->prot_sgl);
 	if (cmd->resp_iov != &cmd->resp_iov_inline)
 		kfree(cmd->resp_iov);
 	kfree(cmd->log);
