@@ -216,8 +216,8 @@ struct vhs_vq {
 	struct vhs_dev *vs;
 	/*
 	 * Command pool of an I/O vq: allocated by SET_ENDPOINT, freed by
-	 * CLEAR_ENDPOINT after the drain.  Free list, in-flight list and
-	 * @starved are protected by vq.mutex.
+	 * CLEAR_ENDPOINT after the drain, both under vs->dev.mutex.  Free
+	 * list, in-flight list and @starved are protected by vq.mutex.
 	 */
 	struct vhs_cmd *cmds;
 	unsigned int nr_cmds;
@@ -334,7 +334,7 @@ void vhs_release_tmr(struct vhs_tmr *tmr);
 /* scsi_evt.c */
 void vhs_handle_evt_kick(struct vhost_work *work);
 void vhs_evt_work(struct vhost_work *work);
-void vhs_evt_post(struct vhs_dev *vs, u16 tpgt, u64 lun, u32 reason);
+void vhs_evt_post(struct vhs_tpg *tpg, u64 lun, u32 reason);
 void vhs_evt_discard(struct vhs_dev *vs);
 
 /* scsi_fabric.c */

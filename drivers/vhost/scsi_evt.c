@@ -101,15 +101,21 @@ void vhs_handle_evt_kick(struct vhost_work *work)
 }
 
 /*
- * Queue a hot-plug event for LUN @lun of target @tpgt.  Called from the
- * configfs link/unlink callbacks with the TPG mutex held, which keeps @vs
- * alive (CLEAR_ENDPOINT clears tpg->vs under it before tearing down).
+ * Queue a hot-plug event for LUN @lun of @tpg to the device bound to it,
+ * if any.  Called from the configfs link/unlink callbacks with the TPG
+ * mutex held, which keeps tpg->vs alive (CLEAR_ENDPOINT clears it under
+ * that mutex before tearing down).
  */
-void vhs_evt_post(struct vhs_dev *vs, u16 tpgt, u64 lun, u32 reason)
+void vhs_evt_post(struct vhs_tpg *tpg, u64 lun, u32 reason)
 {
-	struct vhost_virtqueue *vq = &vs->vqs[VHS_VQ_EVT].vq;
+	struct vhs_dev *vs = tpg->vs;
+	struct vhost_virtqueue *vq;
 	struct vhs_evt *evt;
 
+	lockdep_assert_held(&tpg->mutex);
+	if (!vs)
+		return;
+	vq = &vs->vqs[VHS_VQ_EVT].vq;
 	mutex_lock(&vq->mutex);
 	if (!vhost_vq_get_backend(vq) ||
 	    !vhost_has_feature(vq, VIRTIO_SCSI_F_HOTPLUG))
@@ -122,7 +128,7 @@ void vhs_evt_post(struct vhs_dev *vs, u16 tpgt, u64 lun, u32 reason)
 	evt->ev.event = cpu_to_vhost32(vq, VIRTIO_SCSI_T_TRANSPORT_RESET);
 	evt->ev.reason = cpu_to_vhost32(vq, reason);
 	evt->ev.lun[0] = 1;
-	evt->ev.lun[1] = tpgt;
+	evt->ev.lun[1] = tpg->tpgt;
 	if (lun >= 256)
 		evt->ev.lun[2] = 0x40 | (lun >> 8);
 	evt->ev.lun[3] = lun & 0xff;

@@ -433,9 +433,7 @@ static int vhs_port_link(struct se_portal_group *se_tpg, struct se_lun *se_lun)
 	tbl = rcu_dereference_protected(tpg->luns,
 					lockdep_is_held(&tpg->mutex));
 	rcu_assign_pointer(tbl->lun[id], lun);
-	if (tpg->vs)
-		vhs_evt_post(tpg->vs, tpg->tpgt, id,
-			     VIRTIO_SCSI_EVT_RESET_RESCAN);
+	vhs_evt_post(tpg, id, VIRTIO_SCSI_EVT_RESET_RESCAN);
 out_unlock:
 	mutex_unlock(&tpg->mutex);
 	return 0;
@@ -479,8 +477,8 @@ static void vhs_port_post_unlink(struct se_portal_group *se_tpg,
 	struct vhs_tpg *tpg = to_vhs_tpg(se_tpg);
 
 	mutex_lock(&tpg->mutex);
-	if (tpg->vs && se_lun->unpacked_lun < VHS_MAX_LUN)
-		vhs_evt_post(tpg->vs, tpg->tpgt, se_lun->unpacked_lun,
+	if (se_lun->unpacked_lun < VHS_MAX_LUN)
+		vhs_evt_post(tpg, se_lun->unpacked_lun,
 			     VIRTIO_SCSI_EVT_RESET_REMOVED);
 	mutex_unlock(&tpg->mutex);
 }

@@ -608,6 +608,8 @@ int vhs_vq_alloc_cmds(struct vhs_vq *svq)
 	unsigned int i, nr = svq->vq.num;
 	struct vhs_cmd *cmds;
 
+	/* @cmds lives from SET_ENDPOINT to CLEAR_ENDPOINT */
+	lockdep_assert_held(&svq->vs->dev.mutex);
 	if (vhs_cmds_per_vq && vhs_cmds_per_vq < nr)
 		nr = vhs_cmds_per_vq;
 	cmds = kvcalloc(nr, sizeof(*cmds), GFP_KERNEL);
@@ -632,6 +634,7 @@ int vhs_vq_alloc_cmds(struct vhs_vq *svq)
 /* Only once the endpoint drained: no command is in flight. */
 void vhs_vq_free_cmds(struct vhs_vq *svq)
 {
+	lockdep_assert_held(&svq->vs->dev.mutex);
 	mutex_lock(&svq->vq.mutex);
 	WARN_ON_ONCE(!list_empty(&svq->inflight));
 	kvfree(svq->cmds);
