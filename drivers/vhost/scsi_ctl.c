@@ -254,24 +254,21 @@ static int vhs_tmf_start(struct vhs_dev *vs, struct vhs_endpoint *ep,
 	if (!lun)
 		return VIRTIO_SCSI_S_INCORRECT_LUN;
 
+	/*
+	 * QUERY TASK (SET) is answered from the in-flight lists, and so is an
+	 * ABORT TASK of a task that is not in flight (it completes at once;
+	 * LIO would log a line for every such request a guest sends).
+	 */
 	if (subtype == VIRTIO_SCSI_T_TMF_QUERY_TASK ||
-	    subtype == VIRTIO_SCSI_T_TMF_QUERY_TASK_SET) {
+	    subtype == VIRTIO_SCSI_T_TMF_QUERY_TASK_SET)
 		ret = vhs_scan_inflight(vs, &sc, NULL) ?
 		      VIRTIO_SCSI_S_FUNCTION_SUCCEEDED :
 		      VHS_S_FUNCTION_COMPLETE;
-		percpu_ref_put(&lun->ref);
-		return ret;
-	}
-	/*
-	 * ABORT TASK of a task that is not in flight completes at once (SAM);
-	 * LIO would log a line for every such request a guest sends.
-	 */
-	if (subtype == VIRTIO_SCSI_T_TMF_ABORT_TASK &&
-	    !vhs_scan_inflight(vs, &sc, NULL)) {
-		percpu_ref_put(&lun->ref);
-		return VHS_S_FUNCTION_COMPLETE;
-	}
-	ret = vhs_tmf_run(vs, ep, tpg, lun, d, subtype, &sc);
+	else if (subtype == VIRTIO_SCSI_T_TMF_ABORT_TASK &&
+		 !vhs_scan_inflight(vs, &sc, NULL))
+		ret = VHS_S_FUNCTION_COMPLETE;
+	else
+		ret = vhs_tmf_run(vs, ep, tpg, lun, d, subtype, &sc);
 	if (ret != VHS_CTL_ASYNC)
 		percpu_ref_put(&lun->ref);
 	return ret;
