@@ -23,6 +23,8 @@
 # inner guest never reported (crash, no boot), 124 a timeout: then the CPU
 # registers are dumped through the QEMU monitor and every RIP is mapped to a
 # symbol with the inner kernel's System.map (the guest boots with nokaslr).
+# A guest that resets itself before reporting (triple fault, panic) leaves
+# QEMU paused, not gone: its registers are taken the same way at once.
 # Lines of the inner kernel's log that match tools/testing/vm/bad-patterns
 # (WARNING, BUG, KASAN, lockdep, ...) are printed and make the run fail.
 #
@@ -231,9 +233,58 @@ drain()
 s.sendall(b"info registers -a\n")
 print(drain())
 PY
+	show_registers
+}
+
+# The vCPUs' RIPs and stacks in $work/registers.txt, with symbols.
+show_registers() {
 	grep -E '^(CPU#|RIP=|RSP=)' "$work/registers.txt" | cut -c1-60 |
 		sed 's/^/  /'
 	map_rips
+}
+
+# Follow QEMU's QMP events.  QEMU runs with -no-reboot and
+# -action shutdown=pause, so a guest reset (triple fault, or a panic with
+# panic=-1) pauses it instead of ending it: save every vCPU's registers to
+# $work/reset.txt, then quit.  A clean power-off just quits.
+watch_qmp() {
+	python3 - "$qmp" "$work/reset.txt" > "$work/qmp.log" 2>&1 <<'PY'
+import json, socket, sys, time
+path, out = sys.argv[1], sys.argv[2]
+for _ in range(200):
+    try:
+        s = socket.socket(socket.AF_UNIX)
+        s.connect(path)
+        break
+    except OSError:
+        time.sleep(0.1)
+else:
+    sys.exit("qmp: cannot connect to " + path)
+f = s.makefile("rw")
+def cmd(name, args=None):
+    msg = {"execute": name}
+    if args:
+        msg["arguments"] = args
+    f.write(json.dumps(msg) + "\n")
+    f.flush()
+f.readline()
+cmd("qmp_capabilities")
+for line in f:
+    ev = json.loads(line)
+    if ev.get("event") != "SHUTDOWN":
+        continue
+    print("qmp: SHUTDOWN", ev.get("data"))
+    if ev.get("data", {}).get("reason") == "guest-reset":
+        cmd("human-monitor-command", {"command-line": "info registers -a"})
+        for reply in f:
+            ret = json.loads(reply).get("return")
+            if isinstance(ret, str):
+                with open(out, "w") as o:
+                    o.write(ret)
+                break
+    cmd("quit")
+    break
+PY
 }
 
 # Boot the inner guest; sets "timed_out".
@@ -244,13 +295,16 @@ run_qemu() {
 	: > "$work/console.log"
 	qemu-system-x86_64 -accel "$accel" -cpu "${HP_INNER_CPU:-qemu64}" \
 		-smp 1 -m "$mem" -nodefaults -no-user-config -display none \
-		-no-reboot -kernel "$bzimage" -initrd "$work/initramfs.cpio" \
+		-no-reboot -action shutdown=pause \
+		-kernel "$bzimage" -initrd "$work/initramfs.cpio" \
 		-append "console=ttyS0,115200 loglevel=5 nokaslr panic=-1 rdinit=/init" \
 		-chardev file,id=con,path="$work/console.log" \
 		-serial chardev:con \
 		-monitor unix:"$monitor",server=on,wait=off \
+		-qmp unix:"$qmp",server=on,wait=off \
 		"${qemu_args[@]}" < /dev/null > "$work/qemu.log" 2>&1 &
 	qpid=$!
+	watch_qmp &
 	while kill -0 $qpid 2>/dev/null; do
 		if [ $waited -ge "$timeout" ]; then
 			timed_out=1
@@ -264,6 +318,7 @@ run_qemu() {
 	done
 	{ wait $qpid; } 2>/dev/null
 	qemu_rc=$?
+	wait
 	echo "inner-guest: qemu exited ($qemu_rc) after ${waited}s"
 }
 
@@ -286,6 +341,11 @@ report() {
 		echo "inner-guest: no result from the inner guest; console tail:"
 		tail -n 30 "$con.txt" | sed 's/^/  | /'
 		grep -v '^$' "$work/qemu.log" | sed 's/^/  qemu: /'
+		if [ -s "$work/reset.txt" ]; then
+			echo "inner-guest: the inner guest reset itself (triple fault, or a panic with panic=-1); its vCPUs then:"
+			cp "$work/reset.txt" "$work/registers.txt"
+			show_registers
+		fi
 		[ $timed_out = 1 ] && return 124
 		return 125
 	fi
@@ -302,6 +362,7 @@ main() {
 	mkdir -p "$work" || die "cannot make $work"
 	# Not in $work: that may be a 9p share, which has no sockets.
 	monitor=$(mktemp -u /tmp/inner-monitor.XXXXXX)
+	qmp=$(mktemp -u /tmp/inner-qmp.XXXXXX)
 	nonce=$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')
 	make_initramfs
 	if [ "$accel" = kvm ] && [ ! -w /dev/kvm ]; then
@@ -309,7 +370,7 @@ main() {
 	fi
 	echo "inner-guest: booting $bzimage ($accel, ${mem}M, limit ${timeout}s), work $work"
 	run_qemu
-	rm -f "$monitor"
+	rm -f "$monitor" "$qmp"
 	report
 }
 
