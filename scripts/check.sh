@@ -75,8 +75,12 @@ stock_samples() {
 	make -C samples/vfio-mdev stock KDIR="$KDIR" KSRC="$KSRC"
 }
 
+# The real-guest test runs with the other nested guests (vm_inner) on
+# Debian's kernel: in this long 3G boot, after the other tests, its nested
+# guest triple-faulted in 2 of 5 runs (see vmtests-inner).
 vm_debian() {
-	tools/testing/vm/run-tests --kernel debian --out "$OUT/vm-debian"
+	tools/testing/vm/run-tests --kernel debian --exclude '^vhost_scsi_ours_guest$' \
+		--out "$OUT/vm-debian"
 }
 
 vm_inner() {

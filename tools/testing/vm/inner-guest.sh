@@ -345,6 +345,8 @@ report() {
 			echo "inner-guest: the inner guest reset itself (triple fault, or a panic with panic=-1); its vCPUs then:"
 			cp "$work/reset.txt" "$work/registers.txt"
 			show_registers
+			grep -q '^EIP=0000fff0' "$work/reset.txt" &&
+				echo "inner-guest: (a vCPU at the reset vector: KVM reset it on a triple fault before QEMU looked)"
 		fi
 		[ $timed_out = 1 ] && return 124
 		return 125
