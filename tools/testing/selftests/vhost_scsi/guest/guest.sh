@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# guest.sh [--demo]
+# guest.sh [--demo] [--stock]
 #
 # A real Linux guest on our vhost_scsi.ko.  Runs in the test VM: maps two
 # ramdisk LUNs on one vhost WWN/tpgt with targetcli, boots an inner guest
@@ -15,7 +15,8 @@
 # Finally the target's own counters must show the guest's I/O.
 #
 # --demo adds "targetcli ls" views for "make demo" (tools/testing/vm/demo.sh
-# runs demo.sh, which runs this).
+# runs demo.sh, which runs this).  --stock runs the same on Debian's own
+# vhost_scsi.ko, on purpose: to compare when the nested setup misbehaves.
 set -uo pipefail
 
 here=$(dirname "$(realpath "$0")")
@@ -24,7 +25,14 @@ root=${HP_ROOT:-$(realpath "$here/../../../..")}
 . "$root/tools/testing/vm/guest-lib.sh"
 
 demo=0
-[ "${1:-}" = --demo ] && demo=1
+flavour=ours
+for arg in "$@"; do
+	case $arg in
+	--demo) demo=1 ;;
+	--stock) flavour=stock ;;
+	*) hp_die "usage: guest.sh [--demo] [--stock]" ;;
+	esac
+done
 wwn=naa.5001405c0ffee001
 tpgt=1
 tpg=/vhost/$wwn/tpg1
@@ -95,15 +103,22 @@ prepare() {
 	command -v targetcli > /dev/null || hp_skip "targetcli is not installed"
 	command -v qemu-system-x86_64 > /dev/null ||
 		hp_skip "qemu-system-x86_64 is not installed"
-	[ -f "$ko" ] || hp_skip "drivers/vhost/vhost_scsi.ko is not built"
 	load_kvm
 	hp_configfs
 	hp_unload vhost_scsi
-	hp_load drivers/vhost/vhost_scsi.ko
+	if [ $flavour = stock ]; then
+		hp_load_stock vhost_scsi
+	else
+		[ -f "$ko" ] || hp_skip "drivers/vhost/vhost_scsi.ko is not built"
+		hp_load drivers/vhost/vhost_scsi.ko
+	fi
 	# Ours is out of tree ("O" taint), Debian's is not: make sure nothing
-	# (targetcli's "modprobe tcm_vhost", say) put Debian's in its place.
-	grep -q O /sys/module/vhost_scsi/taint ||
-		hp_die "the loaded vhost_scsi is not ours"
+	# (targetcli's "modprobe tcm_vhost", say) put the other in its place.
+	if grep -q O /sys/module/vhost_scsi/taint; then
+		[ $flavour = ours ] || hp_die "the loaded vhost_scsi is not Debian's"
+	else
+		[ $flavour = stock ] || hp_die "the loaded vhost_scsi is not ours"
+	fi
 	# rtslib asks the system bus for tcmu-runner backstores
 	if ! pgrep -x dbus-daemon > /dev/null; then
 		mkdir -p /run/dbus
@@ -265,7 +280,7 @@ main() {
 	trap cleanup EXIT
 	part "map LUNs 0 and 1 on $wwn tpgt $tpgt with targetcli"
 	map_luns
-	part "boot a guest on our vhost_scsi; it writes, reads and keeps LUN 0 busy"
+	part "boot a guest on the $flavour vhost_scsi; it writes, reads and keeps LUN 0 busy"
 	boot_inner
 	turns
 	finish_inner || fail "the inner guest failed"
