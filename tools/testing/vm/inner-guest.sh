@@ -243,48 +243,10 @@ show_registers() {
 	map_rips
 }
 
-# Follow QEMU's QMP events.  QEMU runs with -no-reboot and
-# -action shutdown=pause, so a guest reset (triple fault, or a panic with
-# panic=-1) pauses it instead of ending it: save every vCPU's registers to
-# $work/reset.txt, then quit.  A clean power-off just quits.
+# QEMU runs with -no-reboot and -action shutdown=pause: on a guest reset
+# qmp-watch.py saves the vCPUs' registers to $work/reset.txt, then quits.
 watch_qmp() {
-	python3 - "$qmp" "$work/reset.txt" > "$work/qmp.log" 2>&1 <<'PY'
-import json, socket, sys, time
-path, out = sys.argv[1], sys.argv[2]
-for _ in range(200):
-    try:
-        s = socket.socket(socket.AF_UNIX)
-        s.connect(path)
-        break
-    except OSError:
-        time.sleep(0.1)
-else:
-    sys.exit("qmp: cannot connect to " + path)
-f = s.makefile("rw")
-def cmd(name, args=None):
-    msg = {"execute": name}
-    if args:
-        msg["arguments"] = args
-    f.write(json.dumps(msg) + "\n")
-    f.flush()
-f.readline()
-cmd("qmp_capabilities")
-for line in f:
-    ev = json.loads(line)
-    if ev.get("event") != "SHUTDOWN":
-        continue
-    print("qmp: SHUTDOWN", ev.get("data"))
-    if ev.get("data", {}).get("reason") == "guest-reset":
-        cmd("human-monitor-command", {"command-line": "info registers -a"})
-        for reply in f:
-            ret = json.loads(reply).get("return")
-            if isinstance(ret, str):
-                with open(out, "w") as o:
-                    o.write(ret)
-                break
-    cmd("quit")
-    break
-PY
+	python3 "$here/qmp-watch.py" "$qmp" "$work/reset.txt" > "$work/qmp.log" 2>&1
 }
 
 # Boot the inner guest; sets "timed_out".

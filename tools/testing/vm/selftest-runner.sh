@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Tests of the VM runner itself: the gate must close on a WARNING, a hung
-# task, a hang that never ends and (on lockdep kernels) a lockdep report,
-# and must stay open for a clean test.  Each case boots its own VM.
+# task, a hang that never ends, a triple fault and (on lockdep kernels) a
+# lockdep report, and must stay open for a clean test.  Each case boots its
+# own VM.
 #
 # Usage: selftest-runner.sh [--kernel debian|debug]
 # Prints TAP and "<label>: N passed, N failed".
@@ -90,6 +91,15 @@ if [ $rc != 0 ] && grep -q '^not ok 1 gate-freeze # guest hung' "$tap" &&
 	result ok runner-times-out-frozen-guest-and-shows-cpus
 else
 	result not-ok runner-times-out-frozen-guest-and-shows-cpus "rc=$rc after ${took}s, see $log"
+fi
+
+run reset "$here/gate/reset.list"
+if [ $rc != 0 ] && grep -q '^not ok 1 gate-reset # test VM reset itself' "$tap" &&
+   grep -q '^not ok 2 gate-after-reset # not run: test VM reset itself' "$tap" &&
+   [ "$(grep -c '^  RIP ' "$log")" -ge 2 ]; then
+	result ok runner-fails-on-reset-and-shows-cpus
+else
+	result not-ok runner-fails-on-reset-and-shows-cpus "rc=$rc, see $log"
 fi
 
 result skip runner-fails-on-lockdep-report "Debian's kernel has no lockdep; runs on the debug kernel"

@@ -12,6 +12,8 @@
  *   echo hang 70   > /sys/kernel/debug/hp_gate/trigger   (D state, seconds)
  *   echo hang 0    > /sys/kernel/debug/hp_gate/trigger   (D state, forever)
  *   echo freeze    > /sys/kernel/debug/hp_gate/trigger   (every CPU spins)
+ *   echo triple    > /sys/kernel/debug/hp_gate/trigger   (triple fault: the
+ *                                                          machine resets)
  *   echo bug       > /sys/kernel/debug/hp_gate/trigger   (oops the writer:
  *                                                          NULL dereference)
  *
@@ -27,6 +29,7 @@
 #include <linux/stop_machine.h>
 #include <linux/string.h>
 #include <linux/uaccess.h>
+#include <asm/desc.h>
 
 static struct dentry *hp_gate_dir;
 
@@ -69,6 +72,20 @@ static int hp_gate_spin(void *unused)
 	return 0;
 }
 
+/*
+ * An empty IDT and a breakpoint: the #BP cannot be delivered, nor the #GP
+ * nor the double fault that follow, so the CPU shuts down and the machine
+ * resets without a word in the log.
+ */
+static void hp_gate_triple_fault(void)
+{
+	struct desc_ptr empty = { .size = 0, .address = 0 };
+
+	local_irq_disable();
+	native_load_idt(&empty);
+	asm volatile("int3");
+}
+
 static ssize_t hp_gate_write(struct file *file, const char __user *ubuf,
 			     size_t count, loff_t *ppos)
 {
@@ -90,6 +107,8 @@ static ssize_t hp_gate_write(struct file *file, const char __user *ubuf,
 		*READ_ONCE(hp_gate_null) = 1;
 	else if (!strcmp(buf, "freeze"))
 		stop_machine(hp_gate_spin, NULL, cpu_online_mask);
+	else if (!strcmp(buf, "triple"))
+		hp_gate_triple_fault();
 	else if (sscanf(buf, "hang %u", &seconds) == 1)
 		hp_gate_hang(seconds);
 	else
