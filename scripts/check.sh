@@ -76,8 +76,8 @@ stock_samples() {
 }
 
 # The real-guest test runs with the other nested guests (vm_inner) on
-# Debian's kernel: in this long 3G boot, after the other tests, its nested
-# guest triple-faulted in 2 of 5 runs (see vmtests-inner).
+# Debian's kernel: in this long 3G boot, after the other tests, nested
+# runs met an emulator defect now and then (see vmtests-inner).
 vm_debian() {
 	tools/testing/vm/run-tests --kernel debian --exclude '^vhost_scsi_ours_guest$' \
 		--out "$OUT/vm-debian"

@@ -316,6 +316,18 @@ report() {
 	return "$rc"
 }
 
+# One idle KVM VM for the rest of the boot, so that inner guests coming
+# and going flip no static key (see kvm-hold.py for the TCG defect).
+hold_kvm() {
+	local pidfile=/run/hp-kvm-hold.pid
+
+	if [ -s $pidfile ] && kill -0 "$(cat $pidfile)" 2>/dev/null; then
+		return 0
+	fi
+	python3 "$here/kvm-hold.py" $pidfile ||
+		die "kvm-hold.py could not create its KVM VM"
+}
+
 main() {
 	parse_args "$@"
 	pick_kernel
@@ -332,6 +344,7 @@ main() {
 	if [ "$accel" = kvm ] && [ ! -w /dev/kvm ]; then
 		die "/dev/kvm missing: load kvm_amd (or kvm_intel) first"
 	fi
+	[ "$accel" = kvm ] && hold_kvm
 	echo "inner-guest: booting $bzimage ($accel, ${mem}M, limit ${timeout}s), work $work"
 	run_qemu
 	rm -f "$monitor" "$qmp"
