@@ -284,6 +284,31 @@ run_qemu() {
 	echo "inner-guest: qemu exited ($qemu_rc) after ${waited}s"
 }
 
+# The last KVM events before the end, guest RIPs mapped to symbols.
+show_trace() {
+	[ -s "$work/kvm-trace.txt" ] || return 0
+	echo "inner-guest: KVM's last events for the inner guest ($work/kvm-trace.txt):"
+	tail -n 40 "$work/kvm-trace.txt" | python3 -c '
+import bisect, re, sys
+syms = []
+for line in open("/proc/kallsyms"):
+    f = line.split()
+    if len(f) >= 3 and f[1] in "tTwW" and len(f) == 3:
+        syms.append((int(f[0], 16), f[2]))
+syms.sort()
+addrs = [a for a, _ in syms]
+def name(m):
+    r = int(m.group(1), 16)
+    i = bisect.bisect_right(addrs, r) - 1
+    if i >= 0 and r - addrs[i] < 0x100000:
+        return "rip %s (%s+%#x)" % (m.group(1), syms[i][1], r - addrs[i])
+    return m.group(0)
+for line in sys.stdin:
+    line = re.sub(r"^\s*\S+-\d+\s+\[\d+\]\s+\S+\s+", "", line.rstrip())
+    print("  " + re.sub(r"rip (?:0x)?([0-9a-f]{8,16})", name, line))
+'
+}
+
 # Print SCRIPT's output, check the inner kernel's log; return SCRIPT's
 # status.
 report() {
@@ -309,11 +334,43 @@ report() {
 			show_registers
 			grep -q '^EIP=0000fff0' "$work/reset.txt" &&
 				echo "inner-guest: (a vCPU at the reset vector: KVM reset it on a triple fault before QEMU looked)"
+			show_trace
 		fi
 		[ $timed_out = 1 ] && return 124
 		return 125
 	fi
 	return "$rc"
+}
+
+# KVM's view of the inner guest, kept in the trace ring buffer while it
+# runs (the exits with the guest RIP, injected exceptions and interrupts,
+# nested page faults): after a reset KVM has already reinitialized the
+# vCPU, so this is the only record of what led up to it.  HP_INNER_TRACE=0
+# turns it off.
+trace_dir=
+trace_start() {
+	local t=/sys/kernel/tracing e
+
+	[ "${HP_INNER_TRACE:-1}" = 1 ] || return 0
+	[ -d $t/events/kvm ] || mount -t tracefs nodev $t 2>/dev/null
+	[ -d $t/events/kvm ] || return 0
+	echo 0 > $t/tracing_on
+	echo 1024 > $t/buffer_size_kb
+	: > $t/trace
+	for e in kvm_exit kvm_inj_exception kvm_inj_virq kvm_page_fault \
+		 kvm_userspace_exit; do
+		[ -e $t/events/kvm/$e/enable ] && echo 1 > $t/events/kvm/$e/enable
+	done
+	echo 1 > $t/tracing_on
+	trace_dir=$t
+}
+
+trace_stop() {
+	[ -n "$trace_dir" ] || return 0
+	echo 0 > $trace_dir/tracing_on
+	echo 0 > $trace_dir/events/kvm/enable
+	grep -v '^#' $trace_dir/trace | tail -n 400 > "$work/kvm-trace.txt"
+	: > $trace_dir/trace
 }
 
 # One idle KVM VM for the rest of the boot, so that inner guests coming
@@ -345,8 +402,10 @@ main() {
 		die "/dev/kvm missing: load kvm_amd (or kvm_intel) first"
 	fi
 	[ "$accel" = kvm ] && hold_kvm
+	[ "$accel" = kvm ] && trace_start
 	echo "inner-guest: booting $bzimage ($accel, ${mem}M, limit ${timeout}s), work $work"
 	run_qemu
+	trace_stop
 	rm -f "$monitor" "$qmp"
 	report
 }
