@@ -6,10 +6,8 @@ Under TCG with one thread per vCPU (QEMU 7.2), the test VM was seen to go
 on executing a stale translation of kernel code that the other vCPU had
 just patched: __schedule() trapped for ever on an int3 that text_poke had
 already replaced by the NOP of a static branch, holding the runqueue
-lock, while the other vCPU spun on it: the test VM froze.  (Other nested
-runs ended in a reset of the inner guest or the test VM, which may be the
-same defect.)  KVM flips such static keys whenever a VM or a vCPU comes
-and goes: preempt_notifier_key (scheduler code), apic_sw_disabled and
+lock, while the other vCPU spun on it: the test VM froze.  KVM flips such
+static keys whenever a VM or a vCPU comes and goes: preempt_notifier_key (scheduler code), apic_sw_disabled and
 apic_hw_disabled (kvm.ko).  Holding one VM with an in-kernel irqchip and
 one vCPU that never runs keeps all of them enabled, so the inner guests
 that come and go later patch no code.
