@@ -171,7 +171,7 @@ rip_list() {
 # of equal length: awk's doubles cannot hold a 64-bit address exactly.  A
 # RIP more than 1 MiB past the nearest symbol is in no known function.
 map_rips() {
-	local syms
+	local syms list=${1:-$(rip_list)}
 
 	syms=$(pick_symbols)
 	if [ -z "$syms" ]; then
@@ -179,7 +179,7 @@ map_rips() {
 		return
 	fi
 	echo "inner-guest: where the inner CPUs are ($syms):"
-	awk -v list="$(rip_list)" '
+	awk -v list="$list" '
 	function lo(h,  i, v) {
 		for (i = 9; i <= 16; i++)
 			v = v * 16 + index("0123456789abcdef", substr(h, i, 1)) - 1
@@ -284,29 +284,20 @@ run_qemu() {
 	echo "inner-guest: qemu exited ($qemu_rc) after ${waited}s"
 }
 
-# The last KVM events before the end, guest RIPs mapped to symbols.
+# The last KVM events before the end, then where their guest RIPs are.
 show_trace() {
+	local rips
+
 	[ -s "$work/kvm-trace.txt" ] || return 0
 	echo "inner-guest: KVM's last events for the inner guest ($work/kvm-trace.txt):"
-	tail -n 40 "$work/kvm-trace.txt" | python3 -c '
-import bisect, re, sys
-syms = []
-for line in open("/proc/kallsyms"):
-    f = line.split()
-    if len(f) >= 3 and f[1] in "tTwW" and len(f) == 3:
-        syms.append((int(f[0], 16), f[2]))
-syms.sort()
-addrs = [a for a, _ in syms]
-def name(m):
-    r = int(m.group(1), 16)
-    i = bisect.bisect_right(addrs, r) - 1
-    if i >= 0 and r - addrs[i] < 0x100000:
-        return "rip %s (%s+%#x)" % (m.group(1), syms[i][1], r - addrs[i])
-    return m.group(0)
-for line in sys.stdin:
-    line = re.sub(r"^\s*\S+-\d+\s+\[\d+\]\s+\S+\s+", "", line.rstrip())
-    print("  " + re.sub(r"rip (?:0x)?([0-9a-f]{8,16})", name, line))
-'
+	tail -n 40 "$work/kvm-trace.txt" |
+		sed -E 's/^ *[^ ]+-[0-9]+ +\[[0-9]+\] +[^ ]+ +/  /'
+	# "rip:?" (privilege level unknown) for each RIP, as rip_list gives
+	rips=$(tail -n 40 "$work/kvm-trace.txt" |
+		grep -o 'rip 0x[0-9a-f]*' | sort -u |
+		awk '{ r = substr($2, 3); while (length(r) < 16) r = "0" r
+		       printf "%s:? ", r }')
+	[ -n "$rips" ] && map_rips "$rips"
 }
 
 # Print SCRIPT's output, check the inner kernel's log; return SCRIPT's
@@ -401,8 +392,10 @@ main() {
 	if [ "$accel" = kvm ] && [ ! -w /dev/kvm ]; then
 		die "/dev/kvm missing: load kvm_amd (or kvm_intel) first"
 	fi
-	[ "$accel" = kvm ] && hold_kvm
-	[ "$accel" = kvm ] && trace_start
+	if [ "$accel" = kvm ]; then
+		hold_kvm
+		trace_start
+	fi
 	echo "inner-guest: booting $bzimage ($accel, ${mem}M, limit ${timeout}s), work $work"
 	run_qemu
 	trace_stop
