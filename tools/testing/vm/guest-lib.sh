@@ -66,3 +66,40 @@ hp_skip() {
 	echo "$*"
 	exit 4
 }
+
+# hp_task_stacks [--user] [PID...]: the state and kernel stack of the given
+# tasks, of every task in uninterruptible sleep (state D) and of the vhost
+# workers; with --user, of every user-space task too.  For a step that
+# takes too long: it shows where it waits, without sysrq (whose "Call
+# Trace:" lines would fail the run's kernel log check).
+hp_task_stacks() {
+	local d pid comm state user=0 shown=" "
+
+	[ "${1:-}" = --user ] && { user=1; shift; }
+	for d in "$@" /proc/[0-9]*; do
+		case $d in /proc/*) ;; *) d=/proc/$d ;; esac
+		pid=${d#/proc/}
+		case $shown in *" $pid "*) continue ;; esac
+		comm=$(cat "$d/comm" 2>/dev/null) || continue
+		state=$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' \
+			"$d/status" 2>/dev/null)
+		hp_task_wanted "$pid" "$comm" "$state" "$user" "$@" || continue
+		shown="$shown$pid "
+		echo "task $pid ($comm) state $state, wchan $(cat "$d/wchan" 2>/dev/null):"
+		sed 's/^/    /' "$d/stack" 2>/dev/null
+	done
+}
+
+# hp_task_wanted PID COMM STATE USER [PID...]: for hp_task_stacks.
+hp_task_wanted() {
+	local pid=$1 comm=$2 state=$3 user=$4
+
+	shift 4
+	case " $* " in *" $pid "*) return 0 ;; esac
+	[ "$state" = D ] && return 0
+	case $comm in vhost-*) return 0 ;; esac
+	# A user-space task has a command line (procfs files show size 0, so
+	# read it); this shell is not of interest.
+	[ "$user" = 1 ] && [ "$pid" != $$ ] && [ "$pid" != "$BASHPID" ] &&
+		[ -n "$(head -c 1 "/proc/$pid/cmdline" 2>/dev/null | tr -d '\0')" ]
+}

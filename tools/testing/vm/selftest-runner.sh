@@ -76,11 +76,13 @@ else
 fi
 
 run hang "$here/gate/hang.list"
+# ... and before it gives up, it shows where the test's tasks wait.
 if [ $rc != 0 ] && grep -q '^not ok 1 gate-hang # timed out' "$tap" &&
+   grep -q 'stacks| .*\[hp_gate\]' "$log" &&
    grep -q '^ok 2 gate-after-hang$' "$tap"; then
-	result ok runner-times-out-stuck-test-and-goes-on
+	result ok runner-times-out-stuck-test-shows-stacks-goes-on
 else
-	result not-ok runner-times-out-stuck-test-and-goes-on "rc=$rc, see $log"
+	result not-ok runner-times-out-stuck-test-shows-stacks-goes-on "rc=$rc, see $log"
 fi
 
 start=$(date +%s)
