@@ -40,6 +40,7 @@ cfs=/sys/kernel/config/target
 bs=(vsgguest0 vsgguest1 vsgguest2)
 wait_s=${VSG_GUEST_WAIT:-150}	# per turn, both sides
 ig_timeout=${VSG_GUEST_TIMEOUT:-240}
+slow_s=${VSG_GUEST_SLOW:-60}	# a targetcli run longer than this is shown
 ko=${HP_MODDIR:-$root}/drivers/vhost/vhost_scsi.ko
 work=
 share=
@@ -47,7 +48,7 @@ igpid=
 shown=0
 
 say() {
-	echo "vsg-guest: $*"
+	echo "vsg-guest: [${SECONDS}s] $*"
 }
 
 # A heading for each step.
@@ -63,12 +64,34 @@ show() {
 	targetcli ls "$1" 2>&1 | sed 's/^/    /'
 }
 
+# run_watched INPUT CMD...: run CMD reading INPUT, its output in
+# $work/tc.log.  Every $slow_s it still runs, show where it and any
+# blocked task are in the kernel, and let it go on (the test's own timeout
+# bounds it): a slow step then says whether it waits or computes.
+run_watched() {
+	local in=$1 pid i=0
+
+	shift
+	"$@" < "$in" > "$work/tc.log" 2>&1 &
+	pid=$!
+	while kill -0 "$pid" 2>/dev/null; do
+		if [ $i -gt 0 ] && [ $((i % (slow_s * 5))) = 0 ]; then
+			say "$1 still runs after $((i / 5))s; kernel stacks:"
+			hp_task_stacks "$pid" | sed 's/^/    /'
+		fi
+		sleep 0.2
+		i=$((i + 1))
+	done
+	wait "$pid"
+}
+
 tc() {
 	say "targetcli $*"
-	targetcli "$@" > "$work/tc.log" 2>&1 || {
+	run_watched /dev/null targetcli "$@" || {
 		sed 's/^/    /' "$work/tc.log"
 		return 1
 	}
+	say "targetcli done"
 }
 
 # tc_batch CMD...: one targetcli start for several commands (each start
@@ -80,7 +103,9 @@ tc_batch() {
 	for c in "$@"; do
 		say "targetcli $c"
 	done
-	printf '%s\n' "$@" exit | targetcli > "$work/tc.log" 2>&1
+	printf '%s\n' "$@" exit > "$work/tc.in"
+	run_watched "$work/tc.in" targetcli
+	say "targetcli done"
 	grep -i -e error -e 'no such' "$work/tc.log" | sed 's/^/    /'
 }
 
