@@ -286,15 +286,14 @@ run_qemu() {
 
 # The last KVM events before the end, then where their guest RIPs are.
 show_trace() {
-	local rips
+	local last rips
 
 	[ -s "$work/kvm-trace.txt" ] || return 0
+	last=$(tail -n 40 "$work/kvm-trace.txt")
 	echo "inner-guest: KVM's last events for the inner guest ($work/kvm-trace.txt):"
-	tail -n 40 "$work/kvm-trace.txt" |
-		sed -E 's/^ *[^ ]+-[0-9]+ +\[[0-9]+\] +[^ ]+ +/  /'
+	sed -E 's/^ *[^ ]+-[0-9]+ +\[[0-9]+\] +[^ ]+ +/  /' <<< "$last"
 	# "rip:?" (privilege level unknown) for each RIP, as rip_list gives
-	rips=$(tail -n 40 "$work/kvm-trace.txt" |
-		grep -o 'rip 0x[0-9a-f]*' | sort -u |
+	rips=$(grep -o 'rip 0x[0-9a-f]*' <<< "$last" | sort -u |
 		awk '{ r = substr($2, 3); while (length(r) < 16) r = "0" r
 		       printf "%s:? ", r }')
 	[ -n "$rips" ] && map_rips "$rips"

@@ -7,10 +7,11 @@ on executing a stale translation of kernel code that the other vCPU had
 just patched: __schedule() trapped for ever on an int3 that text_poke had
 already replaced by the NOP of a static branch, holding the runqueue
 lock, while the other vCPU spun on it: the test VM froze.  KVM flips such
-static keys whenever a VM or a vCPU comes and goes: preempt_notifier_key (scheduler code), apic_sw_disabled and
-apic_hw_disabled (kvm.ko).  Holding one VM with an in-kernel irqchip and
-one vCPU that never runs keeps all of them enabled, so the inner guests
-that come and go later patch no code.
+static keys whenever a VM or a vCPU comes and goes: preempt_notifier_key
+(scheduler code), apic_sw_disabled and apic_hw_disabled (kvm.ko).
+Holding one VM with an in-kernel irqchip and one vCPU that never runs
+keeps all of them enabled, so the inner guests that come and go later
+patch no code.
 
 Detaches (new session, no open terminal or pipe) and writes its pid.
 """
