@@ -12,7 +12,8 @@
  * rcu_assign_pointer() once an object is complete, unpublish, wait with
  * synchronize_srcu() and then drain the per-object percpu_ref that every
  * command which found the object holds until its response is in the used
- * ring.
+ * ring.  Those references are taken with percpu_ref_tryget_live(): finding
+ * an object under SRCU does not make it live, only the reference does.
  */
 #ifndef _DRIVERS_VHOST_SCSI_H
 #define _DRIVERS_VHOST_SCSI_H
@@ -36,7 +37,6 @@
 #define VHS_MAX_IO_VQ		1024
 #define VHS_NAMELEN		256
 #define VHS_MAX_CDB		32
-#define VHS_INLINE_SGS		4	/* sg entries kept in every command */
 #define VHS_MAX_SGS		2048	/* largest data or PI scatterlist */
 #define VHS_MAX_EVENTS		128	/* queued, undelivered events */
 #define VHS_WEIGHT		256	/* requests per handler run */
@@ -52,8 +52,8 @@ enum {
 
 enum {
 	VHS_FEATURES = VHOST_FEATURES |
-		       (1ULL << VIRTIO_SCSI_F_HOTPLUG) |
-		       (1ULL << VIRTIO_SCSI_F_T10_PI),
+		  (1ULL << VIRTIO_SCSI_F_HOTPLUG) |
+		  (1ULL << VIRTIO_SCSI_F_T10_PI),
 };
 
 /* Lock subclass of an I/O vq mutex taken while the control vq's is held. */
@@ -77,6 +77,18 @@ extern struct srcu_struct vhs_tpg_list_srcu;
 extern struct list_head vhs_tpg_list;
 
 extern unsigned int vhs_cmds_per_vq;
+extern unsigned int vhs_max_bounce_kb;
+extern unsigned int vhs_inline_sg_cnt;
+
+/*
+ * What a guest makes us allocate per request is charged to the memory
+ * cgroup of the device's owner (the vhost worker runs in the owner's
+ * cgroups).  Bounce pages and scatterlists must not make the kernel
+ * reclaim hard or OOM-kill for a guest: they fail fast, and the guest is
+ * answered TASK SET FULL and retries.
+ */
+#define VHS_GFP			(GFP_KERNEL_ACCOUNT | __GFP_NOWARN)
+#define VHS_GFP_PAGE		(VHS_GFP | __GFP_NORETRY)
 
 struct vhs_dev;
 
@@ -97,15 +109,6 @@ struct vhs_lun {
 	struct percpu_ref ref;
 	struct completion drained;
 	u64 unpacked_lun;
-};
-
-/*
- * Copy-on-grow LUN table of a TPG.  Readers hold vhs_srcu; writers hold
- * the TPG's mutex and free a replaced table only after synchronize_srcu().
- */
-struct vhs_lun_table {
-	unsigned int nr;
-	struct vhs_lun __rcu *lun[];
 };
 
 /* A target portal group: .../<wwn>/tpgt_N, virtio target id N */
@@ -131,8 +134,13 @@ struct vhs_tpg {
 	 * so a holder of @mutex never sees a freed or half-built device.
 	 */
 	struct vhs_dev *vs;
-	/* LUN table: writers hold mutex, readers hold vhs_srcu. */
-	struct vhs_lun_table __rcu *luns;
+	/*
+	 * VHS_MAX_LUN slots, allocated with the TPG and never replaced, so
+	 * a LUN link allocates nothing but its vhs_lun (6.1's LIO ignores a
+	 * failing fabric_post_link).  Slots: writers hold mutex, readers
+	 * hold vhs_srcu.
+	 */
+	struct vhs_lun __rcu **luns;
 	/* On vhs_tpg_list: writers hold vhs_tpg_list_lock, readers its SRCU. */
 	struct list_head node;
 	struct vhs_tport *tport;
@@ -143,9 +151,13 @@ struct vhs_tpg {
 struct vhs_endpoint {
 	struct vhs_dev *vs;		/* owner; its dev.mutex guards writes */
 	/*
-	 * Held by every in-flight command and TMF (taken in the handler,
-	 * dropped after the response is in the used ring).  Killed by
-	 * CLEAR_ENDPOINT; the release callback completes @drained.
+	 * Held by every in-flight command and TMF: taken with
+	 * percpu_ref_tryget_live() in the handler, dropped after the
+	 * response is in the used ring.  Killed by CLEAR_ENDPOINT, after it
+	 * removed every vq backend under the vq mutexes (so a handler that
+	 * found the endpoint never sees it dead in practice; tryget_live
+	 * makes that a checked rule, not an accident of ordering).  The
+	 * release callback completes @drained.
 	 */
 	struct percpu_ref ref;
 	struct completion drained;
@@ -164,6 +176,7 @@ struct vhs_bounce {
 };
 
 struct vhs_vq;
+struct vhs_tmf;
 
 /* One virtio-scsi request; preallocated per I/O vq, kept small. */
 struct vhs_cmd {
@@ -177,15 +190,24 @@ struct vhs_cmd {
 	struct llist_node done_node;
 	/* Next free command; protected by the vq mutex. */
 	struct vhs_cmd *next_free;
+	/*
+	 * The TMF that waits for this command's answer, or NULL;
+	 * set by the TMF's scan and read by the done work, both
+	 * under the vq mutex.
+	 */
+	struct vhs_tmf *tmf;
 	u64 tag;
 	u16 lun_id;
 	u16 head;
 	u8 tgt;
 	bool status_sent;		/* queue_status or queue_data_in ran */
+	bool data_sent;			/* queue_data_in ran: data is valid */
 	bool bounced;			/* @sgl holds our own pages */
 	u8 local_resp;			/* answered without LIO, if non-zero */
-	u32 in_len;			/* device-writable bytes */
+	size_t in_len;			/* device-writable bytes */
 	u32 data_len;			/* data bytes (without PI) */
+	u32 prot_len;			/* PI bytes */
+	unsigned int bounce_pages;	/* charged to svq->bounce_pages */
 	enum dma_data_direction dir;
 
 	/* Response header iovecs: one inline, more on demand. */
@@ -204,7 +226,12 @@ struct vhs_cmd {
 	struct vhost_log *log;
 	unsigned int log_nr;
 
-	struct scatterlist sgl_inline[VHS_INLINE_SGS];
+	/*
+	 * inline_sg_cnt entries of the vq's scatterlist pool, so that the
+	 * common request sizes allocate no scatterlist of their own.
+	 */
+	struct scatterlist *sgl_inline;
+	unsigned int sgl_inline_nr;
 
 	u8 cdb[VHS_MAX_CDB];
 	u8 sense[TRANSPORT_SENSE_BUFFER];
@@ -221,9 +248,15 @@ struct vhs_vq {
 	 */
 	struct vhs_cmd *cmds;
 	unsigned int nr_cmds;
+	struct scatterlist *sgls;	/* the commands' inline scatterlists */
 	struct vhs_cmd *free;
 	struct list_head inflight;
 	bool starved;
+	/*
+	 * Bounce pages held by this vq's commands, protected by vq.mutex;
+	 * at most max_bounce_kb, or one request's worth when it is zero.
+	 */
+	unsigned int bounce_pages;
 	/* Commands LIO released; drained by @done_work in the worker. */
 	struct llist_head done;
 	struct vhost_work done_work;
@@ -236,6 +269,14 @@ struct vhs_dev {
 	/* Writers hold dev.mutex; readers hold vhs_srcu. */
 	struct vhs_endpoint __rcu *ep;
 	/*
+	 * The owner's memory cgroup: the 6.1 vhost worker is a kthread,
+	 * whose __GFP_ACCOUNT allocations are charged to nobody unless the
+	 * handlers name the cgroup (vhs_charge_owner()).  Taken by
+	 * SET_ENDPOINT before any vq has a backend, put by CLEAR_ENDPOINT
+	 * after the worker was flushed; written under dev.mutex.
+	 */
+	struct mem_cgroup *memcg;
+	/*
 	 * Events waiting for the worker, their count and the missed flag;
 	 * all protected by the event vq's mutex.
 	 */
@@ -243,35 +284,39 @@ struct vhs_dev {
 	unsigned int evt_nr;
 	bool events_missed;
 	struct vhost_work evt_work;
+	/*
+	 * A TMF is being answered; the control handler takes no new request
+	 * until it is.  Protected by the control vq's mutex.  One TMF per
+	 * device at a time bounds what TMFs cost: one vhs_tmf, at most one
+	 * LIO TMR, one scan of the in-flight lists.
+	 */
+	bool tmf_busy;
 };
 
-/* One LIO task management request of a TMF. */
-struct vhs_tmr {
-	struct se_cmd se_cmd;
-	struct vhs_tmf *tmf;
-	u64 tag;			/* task to abort */
-	u16 lun_id;
-	u8 lio_resp;			/* enum tcm_tmrsp_table */
-};
-
-/* One control-queue TMF; allocated per request, freed once answered. */
-
+/*
+ * One control-queue TMF; allocated per request, freed once answered.  It
+ * is answered when @pending drops to zero: once its LIO TMR (if any) was
+ * released and every command that was in its scope when it arrived has
+ * its answer in the used ring.  So the guest never sees the TMF answer
+ * before the answers of the commands it covers, whatever the worker
+ * layout.
+ */
 struct vhs_tmf {
 	struct vhs_dev *vs;
 	struct vhs_endpoint *ep;	/* ep->ref held */
 	struct vhs_lun *lun;		/* lun->ref held, or NULL */
 	u32 subtype;
 	u16 head;
-	u32 in_len;
+	size_t in_len;
 	struct iovec *resp_iov;
 	unsigned int resp_nr;
 	struct iovec resp_iov_inline;
 	struct vhost_log *log;
 	unsigned int log_nr;
 	struct vhost_work work;		/* answers from the worker */
-	atomic_t pending;		/* LIO TMRs still running, +1 */
-	unsigned int nr;
-	struct vhs_tmr tmr[];
+	atomic_t pending;		/* LIO TMR + commands in scope, +1 */
+	u8 lio_resp;			/* enum tcm_tmrsp_table */
+	struct se_cmd se_cmd;		/* the LIO TMR, if one is used */
 };
 
 static inline struct vhs_vq *to_svq(struct vhost_virtqueue *vq)
@@ -306,6 +351,7 @@ struct vhs_desc {
 };
 
 /* scsi_main.c */
+struct mem_cgroup *vhs_charge_owner(struct vhs_dev *vs);
 int vhs_pop_desc(struct vhs_dev *vs, struct vhost_virtqueue *vq,
 		 struct vhs_desc *d);
 void vhs_reply_desc(struct vhost_virtqueue *vq, struct vhs_desc *d,
@@ -329,7 +375,8 @@ void vhs_vq_free_cmds(struct vhs_vq *svq);
 
 /* scsi_ctl.c */
 void vhs_handle_ctl_kick(struct vhost_work *work);
-void vhs_release_tmr(struct vhs_tmr *tmr);
+void vhs_release_tmr(struct vhs_tmf *tmf);
+void vhs_tmf_put(struct vhs_tmf *tmf);
 
 /* scsi_evt.c */
 void vhs_handle_evt_kick(struct vhost_work *work);

@@ -4,14 +4,16 @@
  * notification query/subscribe.
  *
  * Every TMF gets its own vhs_tmf (no preallocated pool to run dry or to
- * free twice).  LIO implements ABORT TASK and LOGICAL UNIT RESET itself;
- * ABORT TASK SET, CLEAR TASK SET and I_T NEXUS RESET are fanned out here
- * as one LIO ABORT TASK per in-flight command in scope, and the TMF is
- * answered once all of them finished.  QUERY TASK (SET) are answered from
- * the in-flight lists directly.
+ * free twice), and a device runs one TMF at a time: the handler takes no
+ * control request while one is being answered.  That bounds what a guest
+ * can make TMFs cost: one small vhs_tmf, at most one LIO TMR and one scan
+ * of the in-flight lists per device, whatever the number of queues and
+ * commands.  A TMF is answered only after the commands it covers (see
+ * vhs_tmf_run()).  QUERY TASK (SET) are answered from the in-flight lists.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/sched/mm.h>
 #include <linux/slab.h>
 #include <target/target_core_fabric.h>
 
@@ -32,10 +34,18 @@ struct vhs_scope {
 	u64 tag;
 };
 
+static bool vhs_in_scope(const struct vhs_cmd *cmd, const struct vhs_scope *sc)
+{
+	return cmd->tgt == sc->tgt &&
+	       (sc->any_lun || cmd->lun_id == sc->lun_id) &&
+	       (!sc->match_tag || cmd->tag == sc->tag);
+}
+
 /*
  * Count the in-flight commands in @sc over all request queues; with @tmf,
- * also record up to tmf->nr of them as ABORT TASK requests.  Called from
- * the control handler: control vq mutex, then each request vq's.
+ * also make the TMF wait for each of their answers.  Called from the
+ * control handler: control vq mutex, then each request vq's.  A command
+ * LIO already released but not yet answered is still in flight here.
  */
 static unsigned int vhs_scan_inflight(struct vhs_dev *vs,
 				      const struct vhs_scope *sc,
@@ -52,51 +62,62 @@ static unsigned int vhs_scan_inflight(struct vhs_dev *vs,
 		svq = &vs->vqs[i];
 		mutex_lock_nested(&svq->vq.mutex, VHS_IO_VQ_NESTING);
 		list_for_each_entry(cmd, &svq->inflight, inflight_node) {
-			if (cmd->tgt != sc->tgt ||
-			    (!sc->any_lun && cmd->lun_id != sc->lun_id) ||
-			    (sc->match_tag && cmd->tag != sc->tag))
+			if (!vhs_in_scope(cmd, sc))
 				continue;
-			if (tmf && n < tmf->nr) {
-				tmf->tmr[n].tag = cmd->tag;
-				tmf->tmr[n].lun_id = cmd->lun_id;
+			if (tmf) {
+				/* One TMF at a time: no other waits for it. */
+				WARN_ON_ONCE(cmd->tmf);
+				cmd->tmf = tmf;
+				atomic_inc(&tmf->pending);
 			}
 			n++;
 		}
 		mutex_unlock(&svq->vq.mutex);
 	}
-	return tmf ? min(n, tmf->nr) : n;
+	return n;
 }
 
+/* The answer of a TMF whose LIO TMR (if any) and commands are done. */
 static u8 vhs_tmf_response(struct vhs_tmf *tmf)
 {
-	bool single = tmf->subtype == VIRTIO_SCSI_T_TMF_ABORT_TASK ||
-		      tmf->subtype == VIRTIO_SCSI_T_TMF_LOGICAL_UNIT_RESET;
-	unsigned int i;
-
-	for (i = 0; i < tmf->nr; i++) {
-		switch (tmf->tmr[i].lio_resp) {
-		case TMR_FUNCTION_COMPLETE:
-		case TMR_TASK_DOES_NOT_EXIST:
-			break;
-		case TMR_LUN_DOES_NOT_EXIST:
-			if (single)
-				return VIRTIO_SCSI_S_INCORRECT_LUN;
-			break;	/* the task went with its LUN */
-		case TMR_FUNCTION_REJECTED:
-		case TMR_TASK_MGMT_FUNCTION_NOT_SUPPORTED:
-			return VIRTIO_SCSI_S_FUNCTION_REJECTED;
-		default:
-			return VIRTIO_SCSI_S_FAILURE;
-		}
+	switch (tmf->subtype) {
+	case VIRTIO_SCSI_T_TMF_ABORT_TASK:
+	case VIRTIO_SCSI_T_TMF_LOGICAL_UNIT_RESET:
+		break;
+	default:	/* waited for its scope, no LIO TMR */
+		return VHS_S_FUNCTION_COMPLETE;
 	}
-	return VHS_S_FUNCTION_COMPLETE;
+	switch (tmf->lio_resp) {
+	case TMR_FUNCTION_COMPLETE:
+	case TMR_TASK_DOES_NOT_EXIST:
+		return VHS_S_FUNCTION_COMPLETE;
+	case TMR_LUN_DOES_NOT_EXIST:
+		return VIRTIO_SCSI_S_INCORRECT_LUN;
+	case TMR_FUNCTION_REJECTED:
+	case TMR_TASK_MGMT_FUNCTION_NOT_SUPPORTED:
+		return VIRTIO_SCSI_S_FUNCTION_REJECTED;
+	default:
+		return VIRTIO_SCSI_S_FAILURE;
+	}
 }
 
-/* Runs in the worker once every LIO TMR of the TMF has finished. */
+static void vhs_tmf_free(struct vhs_tmf *tmf)
+{
+	if (tmf->resp_iov != &tmf->resp_iov_inline)
+		kfree(tmf->resp_iov);
+	kfree(tmf->log);
+	kfree(tmf);
+}
+
+/*
+ * Runs in the worker once the TMF's LIO TMR finished and every command it
+ * covers is answered; then the control queue takes the next request.
+ */
 static void vhs_tmf_work(struct vhost_work *work)
 {
 	struct vhs_tmf *tmf = container_of(work, struct vhs_tmf, work);
-	struct vhost_virtqueue *vq = &tmf->vs->vqs[VHS_VQ_CTL].vq;
+	struct vhs_dev *vs = tmf->vs;
+	struct vhost_virtqueue *vq = &vs->vqs[VHS_VQ_CTL].vq;
 	struct virtio_scsi_ctrl_tmf_resp rsp = {
 		.response = vhs_tmf_response(tmf),
 	};
@@ -106,20 +127,23 @@ static void vhs_tmf_work(struct vhost_work *work)
 		vq_err(vq, "vhost_scsi: faulted on TMF response\n");
 	if (unlikely(tmf->log))
 		vhost_log_write(vq, tmf->log, tmf->log_nr, tmf->in_len, NULL, 0);
-	vhost_add_used_and_signal(&tmf->vs->dev, vq, tmf->head, sizeof(rsp));
+	vhost_add_used_and_signal(&vs->dev, vq, tmf->head, sizeof(rsp));
+	vs->tmf_busy = false;
+	vhost_poll_queue(&vq->poll);
 	mutex_unlock(&vq->mutex);
 
 	if (tmf->lun)
 		percpu_ref_put(&tmf->lun->ref);
 	percpu_ref_put(&tmf->ep->ref);
-	if (tmf->resp_iov != &tmf->resp_iov_inline)
-		kfree(tmf->resp_iov);
-	kfree(tmf->log);
-	kvfree(tmf);
+	vhs_tmf_free(tmf);
 }
 
-/* The RCU read section: see vhs_release_cmd(). */
-static void vhs_tmf_put(struct vhs_tmf *tmf)
+/*
+ * Drop one thing the TMF waits for: its LIO TMR (LIO's release_cmd, any
+ * context), a command's answer (the done work), or the submitter's own
+ * count.  The RCU read section: see vhs_release_cmd().
+ */
+void vhs_tmf_put(struct vhs_tmf *tmf)
 {
 	rcu_read_lock();
 	if (atomic_dec_and_test(&tmf->pending))
@@ -128,91 +152,82 @@ static void vhs_tmf_put(struct vhs_tmf *tmf)
 }
 
 /* LIO's release_cmd for a TMR. */
-void vhs_release_tmr(struct vhs_tmr *tmr)
+void vhs_release_tmr(struct vhs_tmf *tmf)
 {
-	vhs_tmf_put(tmr->tmf);
+	vhs_tmf_put(tmf);
 }
 
-static void vhs_tmr_submit(struct vhs_tmf *tmf, struct vhs_tmr *tmr,
-			   struct se_session *sess, u8 function)
+static void vhs_tmr_submit(struct vhs_tmf *tmf, struct se_session *sess,
+			   const struct vhs_scope *sc, u8 function)
 {
-	tmr->tmf = tmf;
-	tmr->lio_resp = TMR_FUNCTION_REJECTED;
+	tmf->lio_resp = TMR_FUNCTION_REJECTED;
 	atomic_inc(&tmf->pending);
-	if (target_submit_tmr(&tmr->se_cmd, sess, NULL, tmr->lun_id, NULL,
-			      function, GFP_KERNEL, tmr->tag,
+	if (target_submit_tmr(&tmf->se_cmd, sess, NULL, sc->lun_id, NULL,
+			      function, VHS_GFP, sc->tag,
 			      TARGET_SCF_ACK_KREF) < 0)
 		vhs_tmf_put(tmf);
 }
 
 static struct vhs_tmf *vhs_tmf_alloc(struct vhost_virtqueue *vq,
-				     struct vhs_desc *d, unsigned int nr)
+				     struct vhs_desc *d)
 {
 	struct vhs_tmf *tmf;
 
-	/*
-	 * A fan-out TMF has one entry per command in flight: no more than
-	 * the command pools hold, but possibly more than kmalloc should try.
-	 */
-	tmf = kvzalloc(struct_size(tmf, tmr, nr), GFP_KERNEL | __GFP_NOWARN);
+	tmf = kzalloc(sizeof(*tmf), VHS_GFP);
 	if (!tmf)
 		return NULL;
 	if (vhs_save_iov(vq, d->out, d->in,
 			 sizeof(struct virtio_scsi_ctrl_tmf_resp),
-			 &tmf->resp_iov_inline, &tmf->resp_iov, &tmf->resp_nr))
-		goto out_free;
-	if (vhs_save_log(vq, d->log_nr, &tmf->log, &tmf->log_nr))
-		goto out_free_iov;
-	tmf->nr = nr;
+			 &tmf->resp_iov_inline, &tmf->resp_iov, &tmf->resp_nr) ||
+	    vhs_save_log(vq, d->log_nr, &tmf->log, &tmf->log_nr)) {
+		vhs_tmf_free(tmf);
+		return NULL;
+	}
 	tmf->head = d->head;
 	tmf->in_len = d->in_size;
 	atomic_set(&tmf->pending, 1);
 	vhost_work_init(&tmf->work, vhs_tmf_work);
 	return tmf;
-
-out_free_iov:
-	if (tmf->resp_iov != &tmf->resp_iov_inline)
-		kfree(tmf->resp_iov);
-out_free:
-	kvfree(tmf);
-	return NULL;
 }
 
-/* Run a TMF through LIO; VHS_CTL_ASYNC or a response code. */
+/* Run a TMF; VHS_CTL_ASYNC or a response code. */
 #define VHS_CTL_ASYNC	(-1)
 
+/*
+ * ABORT TASK and LOGICAL UNIT RESET go to LIO.  ABORT TASK SET, CLEAR TASK
+ * SET and I_T NEXUS RESET do not: LIO implements none of them, and every
+ * command of ours is with the backend from submission on, where LIO's own
+ * ABORT TASK would only wait for it too (logging two lines per task).  So
+ * they complete once every command in their scope is answered.  Either
+ * way the TMF waits for the answers of the commands in its scope.
+ */
 static int vhs_tmf_run(struct vhs_dev *vs, struct vhs_endpoint *ep,
 		       struct vhs_tpg *tpg, struct vhs_lun *lun,
 		       struct vhs_desc *d, u32 subtype,
 		       const struct vhs_scope *sc)
 {
 	struct vhost_virtqueue *vq = &vs->vqs[VHS_VQ_CTL].vq;
-	bool single = subtype == VIRTIO_SCSI_T_TMF_ABORT_TASK ||
-		      subtype == VIRTIO_SCSI_T_TMF_LOGICAL_UNIT_RESET;
-	unsigned int i, nr = single ? 1 : vhs_scan_inflight(vs, sc, NULL);
 	struct vhs_tmf *tmf;
 
-	tmf = vhs_tmf_alloc(vq, d, nr);
-	if (!tmf)
-		return VIRTIO_SCSI_S_FAILURE;
+	lockdep_assert_held(&vq->mutex);
+	if (!percpu_ref_tryget_live(&ep->ref))
+		return VIRTIO_SCSI_S_BAD_TARGET;	/* see vhs_io_start() */
+	tmf = vhs_tmf_alloc(vq, d);
+	if (!tmf) {
+		percpu_ref_put(&ep->ref);
+		return VIRTIO_SCSI_S_BUSY;	/* the guest may retry */
+	}
 	tmf->vs = vs;
 	tmf->ep = ep;
 	tmf->lun = lun;
 	tmf->subtype = subtype;
-	percpu_ref_get(&ep->ref);
+	vs->tmf_busy = true;
 
-	if (single) {
-		tmf->tmr[0].tag = sc->tag;
-		tmf->tmr[0].lun_id = sc->lun_id;
-		vhs_tmr_submit(tmf, &tmf->tmr[0], tpg->se_sess,
-			       subtype == VIRTIO_SCSI_T_TMF_ABORT_TASK ?
-			       TMR_ABORT_TASK : TMR_LUN_RESET);
-	} else {
-		tmf->nr = vhs_scan_inflight(vs, sc, tmf);
-		for (i = 0; i < tmf->nr; i++)
-			vhs_tmr_submit(tmf, &tmf->tmr[i], tpg->se_sess,
-				       TMR_ABORT_TASK);
-	}
+	vhs_scan_inflight(vs, sc, tmf);
+	if (subtype == VIRTIO_SCSI_T_TMF_ABORT_TASK)
+		vhs_tmr_submit(tmf, tpg->se_sess, sc, TMR_ABORT_TASK);
+	else if (subtype == VIRTIO_SCSI_T_TMF_LOGICAL_UNIT_RESET)
+		vhs_tmr_submit(tmf, tpg->se_sess, sc, TMR_LUN_RESET);
 	vhs_tmf_put(tmf);
 	return VHS_CTL_ASYNC;
 }
@@ -337,6 +352,9 @@ static bool vhs_ctl_one(struct vhs_dev *vs, struct vhs_endpoint *ep,
 	u32 type = ~0U;
 	int ret;
 
+	/* vhs_tmf_work() kicks us again once the running TMF is answered. */
+	if (vs->tmf_busy)
+		return false;
 	ret = vhs_pop_desc(vs, vq, &d);
 	if (ret)
 		return ret == -EAGAIN;
@@ -362,6 +380,7 @@ void vhs_handle_ctl_kick(struct vhost_work *work)
 	struct vhost_virtqueue *vq = container_of(work, struct vhost_virtqueue,
 						  poll.work);
 	struct vhs_dev *vs = to_svq(vq)->vs;
+	struct mem_cgroup *old_memcg;
 	struct vhs_endpoint *ep;
 	bool answered = false;
 	int idx, n = 0;
@@ -374,9 +393,11 @@ void vhs_handle_ctl_kick(struct vhost_work *work)
 	if (!ep)
 		goto out_srcu_unlock;
 	vhost_disable_notify(&vs->dev, vq);
+	old_memcg = vhs_charge_owner(vs);
 	while (vhs_ctl_one(vs, ep, &answered))
 		if (vhost_exceeds_weight(vq, ++n, 0))
 			break;
+	set_active_memcg(old_memcg);
 	if (answered)
 		vhost_signal(&vs->dev, vq);
 out_srcu_unlock:

@@ -11,8 +11,8 @@
 
 #include <linux/configfs.h>
 #include <linux/ctype.h>
-#include <linux/log2.h>
 #include <linux/slab.h>
+#include <linux/vmalloc.h>
 #include <linux/string.h>
 #include <linux/utsname.h>
 #include <scsi/scsi_proto.h>
@@ -58,7 +58,7 @@ static int vhs_check_stop_free(struct se_cmd *se_cmd)
 static void vhs_lio_release_cmd(struct se_cmd *se_cmd)
 {
 	if (se_cmd->se_cmd_flags & SCF_SCSI_TMR_CDB)
-		vhs_release_tmr(container_of(se_cmd, struct vhs_tmr, se_cmd));
+		vhs_release_tmr(container_of(se_cmd, struct vhs_tmf, se_cmd));
 	else
 		vhs_release_cmd(container_of(se_cmd, struct vhs_cmd, se_cmd));
 }
@@ -91,11 +91,18 @@ static int vhs_queue_status(struct se_cmd *se_cmd)
 	return 0;
 }
 
+/* A read's data is in the scatterlist: the response reports it. */
+static int vhs_queue_data_in(struct se_cmd *se_cmd)
+{
+	container_of(se_cmd, struct vhs_cmd, se_cmd)->data_sent = true;
+	return vhs_queue_status(se_cmd);
+}
+
 static void vhs_queue_tm_rsp(struct se_cmd *se_cmd)
 {
-	struct vhs_tmr *tmr = container_of(se_cmd, struct vhs_tmr, se_cmd);
+	struct vhs_tmf *tmf = container_of(se_cmd, struct vhs_tmf, se_cmd);
 
-	tmr->lio_resp = se_cmd->se_tmr_req->response;
+	tmf->lio_resp = se_cmd->se_tmr_req->response;
 	transport_generic_free_cmd(se_cmd, 0);
 }
 
@@ -191,12 +198,19 @@ static struct se_portal_group *vhs_make_tpg(struct se_wwn *wwn,
 	tpg = kzalloc(sizeof(*tpg), GFP_KERNEL);
 	if (!tpg)
 		return ERR_PTR(-ENOMEM);
+	/* 128 KiB of LUN slots, so that a LUN link has nothing to grow. */
+	tpg->luns = kvcalloc(VHS_MAX_LUN, sizeof(*tpg->luns), GFP_KERNEL);
+	if (!tpg->luns) {
+		kfree(tpg);
+		return ERR_PTR(-ENOMEM);
+	}
 	mutex_init(&tpg->mutex);
 	INIT_LIST_HEAD(&tpg->node);
 	tpg->tport = tport;
 	tpg->tpgt = tpgt;
 	ret = core_tpg_register(wwn, &tpg->se_tpg, tport->proto_id);
 	if (ret < 0) {
+		kvfree(tpg->luns);
 		kfree(tpg);
 		return ERR_PTR(ret);
 	}
@@ -235,7 +249,7 @@ static void vhs_drop_tpg(struct se_portal_group *se_tpg)
 	/* Not claimed (configfs dependency), no LUN left: nothing reads. */
 	vhs_drop_nexus(tpg);
 	core_tpg_deregister(se_tpg);
-	kfree(rcu_dereference_protected(tpg->luns, true));
+	kvfree(tpg->luns);
 	kfree(tpg);
 }
 
@@ -354,36 +368,6 @@ static struct configfs_attribute *vhs_wwn_attrs[] = {
 	NULL,
 };
 
-/* Make room for LUN @id in the TPG's table (copy on grow). */
-static int vhs_lun_table_grow(struct vhs_tpg *tpg, u16 id)
-{
-	struct vhs_lun_table *old, *tbl;
-	struct vhs_lun *lun;
-	unsigned int i, nr;
-
-	old = rcu_dereference_protected(tpg->luns,
-					lockdep_is_held(&tpg->mutex));
-	if (old && id < old->nr)
-		return 0;
-	nr = min_t(unsigned int, max(roundup_pow_of_two(id + 1), 8UL),
-		   VHS_MAX_LUN);
-	tbl = kzalloc(struct_size(tbl, lun, nr), GFP_KERNEL);
-	if (!tbl)
-		return -ENOMEM;
-	tbl->nr = nr;
-	for (i = 0; old && i < old->nr; i++) {
-		lun = rcu_dereference_protected(old->lun[i],
-						lockdep_is_held(&tpg->mutex));
-		RCU_INIT_POINTER(tbl->lun[i], lun);
-	}
-	rcu_assign_pointer(tpg->luns, tbl);
-	if (old) {
-		synchronize_srcu(&vhs_srcu);
-		kfree(old);
-	}
-	return 0;
-}
-
 static void vhs_lun_release(struct percpu_ref *ref)
 {
 	complete(&container_of(ref, struct vhs_lun, ref)->drained);
@@ -393,10 +377,11 @@ static struct vhs_lun *vhs_lun_alloc(u64 id)
 {
 	struct vhs_lun *lun;
 
-	lun = kzalloc(sizeof(*lun), GFP_KERNEL);
+	lun = kzalloc(sizeof(*lun), GFP_KERNEL | __GFP_NOWARN);
 	if (!lun)
 		return NULL;
-	if (percpu_ref_init(&lun->ref, vhs_lun_release, 0, GFP_KERNEL)) {
+	if (percpu_ref_init(&lun->ref, vhs_lun_release, 0,
+			    GFP_KERNEL | __GFP_NOWARN)) {
 		kfree(lun);
 		return NULL;
 	}
@@ -411,30 +396,34 @@ static void vhs_lun_free(struct vhs_lun *lun)
 	kfree(lun);
 }
 
-/* fabric_post_link: LIO has the LUN; publish it, then announce it. */
+/*
+ * fabric_post_link: LIO has the LUN; publish it, then announce it.  6.1's
+ * LIO ignores what this returns, so the link needs no allocation but the
+ * small vhs_lun; if even that fails the LUN stays invisible, and says so.
+ */
 static int vhs_port_link(struct se_portal_group *se_tpg, struct se_lun *se_lun)
 {
 	struct vhs_tpg *tpg = to_vhs_tpg(se_tpg);
 	u64 id = se_lun->unpacked_lun;
-	struct vhs_lun_table *tbl;
-	struct vhs_lun *lun = NULL;
+	struct vhs_lun *lun;
 
-	if (id < VHS_MAX_LUN)
+	if (id >= VHS_MAX_LUN) {
+		pr_warn_ratelimited("LUN %llu of %s/tpgt_%u is not visible to guests (LUNs %u and above cannot be addressed)\n",
+				    id, tpg->tport->name, tpg->tpgt,
+				    VHS_MAX_LUN);
+		lun = NULL;
+	} else {
 		lun = vhs_lun_alloc(id);
+		if (!lun)
+			pr_err_ratelimited("LUN %llu of %s/tpgt_%u is not visible to guests: out of memory; unlink and link it again\n",
+					   id, tpg->tport->name, tpg->tpgt);
+	}
 	mutex_lock(&tpg->mutex);
 	tpg->nr_luns++;
-	if (!lun || vhs_lun_table_grow(tpg, id)) {
-		pr_warn("LUN %llu of %s/tpgt_%u is not visible to guests\n",
-			id, tpg->tport->name, tpg->tpgt);
-		if (lun)
-			vhs_lun_free(lun);
-		goto out_unlock;
+	if (lun) {
+		rcu_assign_pointer(tpg->luns[id], lun);
+		vhs_evt_post(tpg, id, VIRTIO_SCSI_EVT_RESET_RESCAN);
 	}
-	tbl = rcu_dereference_protected(tpg->luns,
-					lockdep_is_held(&tpg->mutex));
-	rcu_assign_pointer(tbl->lun[id], lun);
-	vhs_evt_post(tpg, id, VIRTIO_SCSI_EVT_RESET_RESCAN);
-out_unlock:
 	mutex_unlock(&tpg->mutex);
 	return 0;
 }
@@ -449,17 +438,14 @@ static void vhs_port_unlink(struct se_portal_group *se_tpg,
 {
 	struct vhs_tpg *tpg = to_vhs_tpg(se_tpg);
 	u64 id = se_lun->unpacked_lun;
-	struct vhs_lun_table *tbl;
 	struct vhs_lun *lun = NULL;
 
 	mutex_lock(&tpg->mutex);
 	tpg->nr_luns--;
-	tbl = rcu_dereference_protected(tpg->luns,
-					lockdep_is_held(&tpg->mutex));
-	if (tbl && id < tbl->nr) {
-		lun = rcu_dereference_protected(tbl->lun[id],
+	if (id < VHS_MAX_LUN) {
+		lun = rcu_dereference_protected(tpg->luns[id],
 						lockdep_is_held(&tpg->mutex));
-		RCU_INIT_POINTER(tbl->lun[id], NULL);
+		RCU_INIT_POINTER(tpg->luns[id], NULL);
 	}
 	if (lun) {
 		percpu_ref_kill(&lun->ref);
@@ -501,7 +487,7 @@ static const struct target_core_fabric_ops vhs_ops = {
 	.write_pending			= vhs_write_pending,
 	.set_default_node_attributes	= vhs_set_default_node_attrs,
 	.get_cmd_state			= vhs_get_cmd_state,
-	.queue_data_in			= vhs_queue_status,
+	.queue_data_in			= vhs_queue_data_in,
 	.queue_status			= vhs_queue_status,
 	.queue_tm_rsp			= vhs_queue_tm_rsp,
 	.aborted_task			= vhs_aborted_task,

@@ -11,6 +11,7 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/highmem.h>
+#include <linux/sched/mm.h>
 #include <linux/slab.h>
 #include <linux/vmalloc.h>
 #include <scsi/scsi_common.h>
@@ -60,6 +61,22 @@ static void vhs_io_reply_code(struct vhost_virtqueue *vq, struct vhs_req *r,
 {
 	struct virtio_scsi_cmd_resp rsp = { .response = response };
 
+	vhs_reply_desc(vq, &r->d, &rsp, sizeof(rsp));
+}
+
+/*
+ * Pressure (no memory, bounce budget spent): TASK SET FULL, which a guest
+ * retries (Linux requeues it), unlike VIRTIO_SCSI_S_FAILURE, which it
+ * turns into an I/O error.
+ */
+static void vhs_io_reply_full(struct vhost_virtqueue *vq, struct vhs_req *r)
+{
+	struct virtio_scsi_cmd_resp rsp = {
+		.status = SAM_STAT_TASK_SET_FULL,
+		.response = VIRTIO_SCSI_S_OK,
+	};
+
+	rsp.resid = cpu_to_vhost32(vq, r->data_len);
 	vhs_reply_desc(vq, &r->d, &rsp, sizeof(rsp));
 }
 
@@ -158,14 +175,15 @@ static void vhs_put_pages(struct scatterlist *sgl, unsigned int nr,
 	}
 }
 
-static struct scatterlist *vhs_alloc_sgl(unsigned int nr,
-					 struct scatterlist *inline_sgl)
+/* The command's inline scatterlist when @nr entries fit, else a new one. */
+static struct scatterlist *vhs_alloc_sgl(struct vhs_cmd *cmd, unsigned int nr,
+					 bool use_inline)
 {
-	struct scatterlist *sgl = inline_sgl;
+	struct scatterlist *sgl = cmd->sgl_inline;
 
 	/* Up to VHS_MAX_SGS entries (64 KiB): no high-order allocation. */
-	if (!inline_sgl || nr > VHS_INLINE_SGS)
-		sgl = kvmalloc_array(nr, sizeof(*sgl), GFP_KERNEL);
+	if (!use_inline || nr > cmd->sgl_inline_nr)
+		sgl = kvmalloc_array(nr, sizeof(*sgl), VHS_GFP);
 	if (sgl)
 		sg_init_table(sgl, nr);
 	return sgl;
@@ -199,8 +217,9 @@ static int vhs_pin_batch(struct iov_iter *it, struct scatterlist *sgl,
 }
 
 /* Pin guest buffers straight into a scatterlist (zero copy). */
-static int vhs_pin_sgl(struct iov_iter *it, struct scatterlist **sglp,
-		       unsigned int *nrp, struct scatterlist *inline_sgl)
+static int vhs_pin_sgl(struct vhs_cmd *cmd, struct iov_iter *it,
+		       struct scatterlist **sglp, unsigned int *nrp,
+		       bool use_inline)
 {
 	int max = iov_iter_npages(it, VHS_MAX_SGS + 1);
 	struct scatterlist *sgl;
@@ -211,14 +230,14 @@ static int vhs_pin_sgl(struct iov_iter *it, struct scatterlist **sglp,
 		return -E2BIG;
 	if (max <= 0)
 		return -EINVAL;
-	sgl = vhs_alloc_sgl(max, inline_sgl);
+	sgl = vhs_alloc_sgl(cmd, max, use_inline);
 	if (!sgl)
 		return -ENOMEM;
 	while (iov_iter_count(it) && !ret)
 		ret = vhs_pin_batch(it, sgl, &nr, max);
 	if (ret || !nr) {
 		vhs_put_pages(sgl, nr, false);
-		if (sgl != inline_sgl)
+		if (sgl != cmd->sgl_inline)
 			kvfree(sgl);
 		return ret ?: -EFAULT;
 	}
@@ -230,10 +249,14 @@ static int vhs_pin_sgl(struct iov_iter *it, struct scatterlist **sglp,
 
 static void vhs_free_bounce(struct vhs_cmd *cmd)
 {
+	struct vhs_vq *svq = cmd->svq;
 	unsigned int i;
 
+	lockdep_assert_held(&svq->vq.mutex);
 	for (i = 0; i < cmd->sg_nr; i++)
 		__free_page(sg_page(&cmd->sgl[i]));
+	svq->bounce_pages -= cmd->bounce_pages;
+	cmd->bounce_pages = 0;
 	if (cmd->bounce) {
 		kfree(cmd->bounce->iov);
 		kfree(cmd->bounce);
@@ -242,8 +265,26 @@ static void vhs_free_bounce(struct vhs_cmd *cmd)
 }
 
 /*
+ * Charge @nr bounce pages to the vq: within max_bounce_kb, or any one
+ * request (at most VHS_MAX_SGS pages) while the vq holds none, so that a
+ * budget smaller than the largest request cannot stall a guest for good.
+ */
+static bool vhs_bounce_charge(struct vhs_vq *svq, unsigned int nr)
+{
+	unsigned int budget = READ_ONCE(vhs_max_bounce_kb) >> (PAGE_SHIFT - 10);
+
+	lockdep_assert_held(&svq->vq.mutex);
+	if (svq->bounce_pages && svq->bounce_pages + nr > budget)
+		return false;
+	svq->bounce_pages += nr;
+	return true;
+}
+
+/*
  * Misaligned guest buffers: give LIO our own pages.  Writes copy in now,
- * reads remember the guest iovecs and copy out on completion.
+ * reads remember the guest iovecs and copy out on completion.  The pages
+ * are not zeroed: a write fills them, and a read copies out only what LIO
+ * reported as transferred.
  */
 static int vhs_bounce_map(struct vhs_cmd *cmd, struct iov_iter *it)
 {
@@ -251,13 +292,16 @@ static int vhs_bounce_map(struct vhs_cmd *cmd, struct iov_iter *it)
 	size_t left = cmd->data_len, len;
 	struct page *page;
 
-	cmd->sgl = vhs_alloc_sgl(nr, cmd->sgl_inline);
+	if (!vhs_bounce_charge(cmd->svq, nr))
+		return -EBUSY;
+	cmd->bounce_pages = nr;
+	cmd->bounced = true;
+	cmd->sgl = vhs_alloc_sgl(cmd, nr, true);
 	if (!cmd->sgl)
 		return -ENOMEM;
-	cmd->bounced = true;
 	for (i = 0; i < nr; i++, left -= len) {
 		len = min_t(size_t, left, PAGE_SIZE);
-		page = alloc_page(GFP_KERNEL | __GFP_ZERO);
+		page = alloc_page(VHS_GFP_PAGE);
 		if (!page)
 			return -ENOMEM;
 		sg_set_page(&cmd->sgl[cmd->sg_nr++], page, len, 0);
@@ -267,10 +311,10 @@ static int vhs_bounce_map(struct vhs_cmd *cmd, struct iov_iter *it)
 	}
 	if (cmd->dir == DMA_TO_DEVICE)
 		return 0;
-	cmd->bounce = kzalloc(sizeof(*cmd->bounce), GFP_KERNEL);
+	cmd->bounce = kzalloc(sizeof(*cmd->bounce), VHS_GFP);
 	if (!cmd->bounce)
 		return -ENOMEM;
-	cmd->bounce->iov = dup_iter(&cmd->bounce->iter, it, GFP_KERNEL);
+	cmd->bounce->iov = dup_iter(&cmd->bounce->iter, it, VHS_GFP);
 	return cmd->bounce->iov ? 0 : -ENOMEM;
 }
 
@@ -286,7 +330,8 @@ static int vhs_io_map(struct vhs_cmd *cmd, struct iov_iter *data)
 		prot = *data;
 		iov_iter_truncate(&prot, iov_iter_count(data) - cmd->data_len);
 		iov_iter_advance(data, iov_iter_count(&prot));
-		ret = vhs_pin_sgl(&prot, &cmd->prot_sgl, &cmd->prot_nr, NULL);
+		ret = vhs_pin_sgl(cmd, &prot, &cmd->prot_sgl, &cmd->prot_nr,
+				  false);
 		if (ret)
 			return ret;
 	}
@@ -294,7 +339,7 @@ static int vhs_io_map(struct vhs_cmd *cmd, struct iov_iter *data)
 		return 0;
 	if (iov_iter_alignment(data) & VHS_ALIGN_MASK)
 		return vhs_bounce_map(cmd, data);
-	return vhs_pin_sgl(data, &cmd->sgl, &cmd->sg_nr, cmd->sgl_inline);
+	return vhs_pin_sgl(cmd, data, &cmd->sgl, &cmd->sg_nr, true);
 }
 
 static void vhs_io_unmap(struct vhs_cmd *cmd)
@@ -328,6 +373,7 @@ static void vhs_cmd_put(struct vhs_vq *svq, struct vhs_cmd *cmd)
 	svq->free = cmd;
 }
 
+/* Takes a command off the free list; the caller holds an ep reference. */
 static struct vhs_cmd *vhs_cmd_get(struct vhs_vq *svq, struct vhs_req *r,
 				   struct vhs_endpoint *ep, struct vhs_lun *lun)
 {
@@ -348,10 +394,10 @@ static struct vhs_cmd *vhs_cmd_get(struct vhs_vq *svq, struct vhs_req *r,
 	cmd->head = r->d.head;
 	cmd->in_len = r->d.in_size;
 	cmd->data_len = r->data_len;
+	cmd->prot_len = r->prot_len;
 	cmd->dir = r->dir;
 	cmd->resp_iov = &cmd->resp_iov_inline;
 	memcpy(cmd->cdb, r->cdb, VHS_MAX_CDB);
-	percpu_ref_get(&ep->ref);
 	return cmd;
 }
 
@@ -414,6 +460,12 @@ static int vhs_io_start(struct vhs_vq *svq, struct vhs_endpoint *ep,
 		vhs_io_reply_no_lun(vq, r);
 		return 0;
 	}
+	if (!percpu_ref_tryget_live(&ep->ref)) {
+		/* CLEAR_ENDPOINT is under way: the target is going away. */
+		if (lun)
+			percpu_ref_put(&lun->ref);
+		return VIRTIO_SCSI_S_BAD_TARGET;
+	}
 
 	cmd = vhs_cmd_get(svq, r, ep, lun);
 	ret = vhs_save_iov(vq, r->d.out, r->d.in, sizeof(struct virtio_scsi_cmd_resp),
@@ -431,8 +483,16 @@ static int vhs_io_start(struct vhs_vq *svq, struct vhs_endpoint *ep,
 	if (ret) {
 		vq_err(vq, "vhost_scsi: mapping request failed: %d\n", ret);
 		vhs_cmd_put(svq, cmd);
-		return ret == -E2BIG ? VIRTIO_SCSI_S_OVERRUN :
-				       VIRTIO_SCSI_S_FAILURE;
+		switch (ret) {
+		case -ENOMEM:
+		case -EBUSY:
+			vhs_io_reply_full(vq, r);
+			return 0;
+		case -E2BIG:
+			return VIRTIO_SCSI_S_OVERRUN;
+		default:
+			return VIRTIO_SCSI_S_FAILURE;
+		}
 	}
 	list_add_tail(&cmd->inflight_node, &svq->inflight);
 	vhs_io_submit(cmd, tpg->se_sess, r->task_attr);
@@ -479,6 +539,7 @@ void vhs_handle_io_kick(struct vhost_work *work)
 						  poll.work);
 	struct vhs_vq *svq = to_svq(vq);
 	struct vhs_dev *vs = svq->vs;
+	struct mem_cgroup *old_memcg;
 	struct vhs_endpoint *ep;
 	bool answered = false;
 	int idx, n = 0;
@@ -491,9 +552,11 @@ void vhs_handle_io_kick(struct vhost_work *work)
 	if (!ep)
 		goto out_srcu_unlock;
 	vhost_disable_notify(&vs->dev, vq);
+	old_memcg = vhs_charge_owner(vs);
 	while (vhs_io_one(svq, ep, &answered))
 		if (vhost_exceeds_weight(vq, ++n, 0))
 			break;
+	set_active_memcg(old_memcg);
 	if (answered)
 		vhost_signal(&vs->dev, vq);
 out_srcu_unlock:
@@ -518,6 +581,28 @@ static u32 vhs_bounce_out(struct vhs_cmd *cmd, u32 len)
 	return done;
 }
 
+/*
+ * Bytes a finished read wrote to the guest: PI plus data when LIO sent
+ * the data (queue_data_in), nothing when it answered with a status only
+ * (a CHECK CONDITION before any transfer): then all of it is residual.
+ */
+static u32 vhs_read_xfer(struct vhs_cmd *cmd, __virtio32 *resid)
+{
+	struct se_cmd *se_cmd = &cmd->se_cmd;
+	struct vhost_virtqueue *vq = &cmd->svq->vq;
+	u32 xfer = cmd->data_len;
+
+	if (!cmd->data_sent) {
+		*resid = cpu_to_vhost32(vq, cmd->data_len);
+		return 0;
+	}
+	if (se_cmd->se_cmd_flags & SCF_UNDERFLOW_BIT)
+		xfer -= min(xfer, se_cmd->residual_count);
+	if (cmd->bounce)
+		xfer = vhs_bounce_out(cmd, xfer);
+	return cmd->prot_len + xfer;
+}
+
 /* Write the response of a finished command; returns the used length. */
 static u32 vhs_cmd_respond(struct vhost_virtqueue *vq, struct vhs_cmd *cmd)
 {
@@ -536,13 +621,8 @@ static u32 vhs_cmd_respond(struct vhost_virtqueue *vq, struct vhs_cmd *cmd)
 		rsp.sense_len = cpu_to_vhost32(vq, se_cmd->scsi_sense_length);
 		memcpy(rsp.sense, cmd->sense,
 		       min_t(u32, se_cmd->scsi_sense_length, sizeof(rsp.sense)));
-		if (cmd->dir == DMA_FROM_DEVICE) {
-			xfer = cmd->data_len;
-			if (se_cmd->se_cmd_flags & SCF_UNDERFLOW_BIT)
-				xfer -= min(xfer, se_cmd->residual_count);
-			if (cmd->bounce)
-				xfer = vhs_bounce_out(cmd, xfer);
-		}
+		if (cmd->dir == DMA_FROM_DEVICE)
+			xfer = vhs_read_xfer(cmd, &rsp.resid);
 	}
 	if (!vhs_write_iov(cmd->resp_iov, cmd->resp_nr, &rsp, sizeof(rsp)))
 		vq_err(vq, "vhost_scsi: faulted on response\n");
@@ -576,9 +656,15 @@ void vhs_done_work(struct vhost_work *work)
 		vhost_add_used_n(vq, vq->heads, n);
 	vhost_signal(vq->dev, vq);
 
-	/* Answered: now the commands may stop holding LUN and endpoint. */
-	llist_for_each_entry_safe(cmd, next, list, done_node)
+	/*
+	 * Answered: now a TMF waiting for them may be answered, and the
+	 * commands may stop holding LUN and endpoint.
+	 */
+	llist_for_each_entry_safe(cmd, next, list, done_node) {
+		if (cmd->tmf)
+			vhs_tmf_put(cmd->tmf);
 		vhs_cmd_put(svq, cmd);
+	}
 	if (svq->starved) {
 		svq->starved = false;
 		vhost_poll_queue(&vq->poll);
@@ -606,22 +692,33 @@ void vhs_release_cmd(struct vhs_cmd *cmd)
 int vhs_vq_alloc_cmds(struct vhs_vq *svq)
 {
 	unsigned int i, nr = svq->vq.num;
+	unsigned int nsg = clamp(READ_ONCE(vhs_inline_sg_cnt), 1U,
+				 (unsigned int)VHS_MAX_SGS);
+	struct scatterlist *sgls;
 	struct vhs_cmd *cmds;
 
 	/* @cmds lives from SET_ENDPOINT to CLEAR_ENDPOINT */
 	lockdep_assert_held(&svq->vs->dev.mutex);
 	if (vhs_cmds_per_vq && vhs_cmds_per_vq < nr)
 		nr = vhs_cmds_per_vq;
-	cmds = kvcalloc(nr, sizeof(*cmds), GFP_KERNEL);
+	cmds = kvcalloc(nr, sizeof(*cmds), GFP_KERNEL_ACCOUNT);
 	if (!cmds)
 		return -ENOMEM;
+	sgls = kvcalloc(array_size(nr, nsg), sizeof(*sgls), GFP_KERNEL_ACCOUNT);
+	if (!sgls) {
+		kvfree(cmds);
+		return -ENOMEM;
+	}
 
 	mutex_lock(&svq->vq.mutex);
 	svq->cmds = cmds;
+	svq->sgls = sgls;
 	svq->nr_cmds = nr;
 	svq->free = NULL;
 	for (i = nr; i--; ) {
 		cmds[i].svq = svq;
+		cmds[i].sgl_inline = &sgls[i * nsg];
+		cmds[i].sgl_inline_nr = nsg;
 		INIT_LIST_HEAD(&cmds[i].inflight_node);
 		cmds[i].next_free = svq->free;
 		svq->free = &cmds[i];
@@ -638,7 +735,9 @@ void vhs_vq_free_cmds(struct vhs_vq *svq)
 	mutex_lock(&svq->vq.mutex);
 	WARN_ON_ONCE(!list_empty(&svq->inflight));
 	kvfree(svq->cmds);
+	kvfree(svq->sgls);
 	svq->cmds = NULL;
+	svq->sgls = NULL;
 	svq->free = NULL;
 	svq->nr_cmds = 0;
 	mutex_unlock(&svq->vq.mutex);

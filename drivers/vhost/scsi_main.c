@@ -11,6 +11,7 @@
 
 #include <linux/compat.h>
 #include <linux/fs.h>
+#include <linux/memcontrol.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
 #include <linux/moduleparam.h>
@@ -37,6 +38,27 @@ module_param_named(cmds_per_vq, vhs_cmds_per_vq, uint, 0644);
 MODULE_PARM_DESC(cmds_per_vq,
 		 "Commands preallocated per request queue (default 0: the ring size)");
 
+unsigned int vhs_inline_sg_cnt = 32;
+module_param_named(inline_sg_cnt, vhs_inline_sg_cnt, uint, 0644);
+MODULE_PARM_DESC(inline_sg_cnt,
+		 "Scatterlist entries preallocated per command, taken at SET_ENDPOINT (1-2048, default 32: requests up to 128 KiB allocate none)");
+
+unsigned int vhs_max_bounce_kb = 8192;
+module_param_named(max_bounce_kb, vhs_max_bounce_kb, uint, 0644);
+MODULE_PARM_DESC(max_bounce_kb,
+		 "Bounce memory for misaligned requests per request queue, in KiB; beyond it requests are answered TASK SET FULL (default 8192; one request is always admitted)");
+
+/*
+ * From here to set_active_memcg(returned value), what the worker
+ * allocates with __GFP_ACCOUNT is charged to the device owner's memory
+ * cgroup.  Called by the handlers with a vq mutex held and the vq's
+ * backend set, so the endpoint (and vs->memcg) is there.
+ */
+struct mem_cgroup *vhs_charge_owner(struct vhs_dev *vs)
+{
+	return set_active_memcg(vs->memcg);
+}
+
 /* Callers hold vhs_srcu. */
 struct vhs_tpg *vhs_find_tpg(struct vhs_endpoint *ep, u8 target)
 {
@@ -50,14 +72,12 @@ struct vhs_tpg *vhs_find_tpg(struct vhs_endpoint *ep, u8 target)
  */
 struct vhs_lun *vhs_get_lun(struct vhs_tpg *tpg, u16 lun_id)
 {
-	struct vhs_lun_table *tbl;
 	struct vhs_lun *lun;
 
-	tbl = srcu_dereference(tpg->luns, &vhs_srcu);
-	if (!tbl || lun_id >= tbl->nr)
+	if (lun_id >= VHS_MAX_LUN)
 		return NULL;
-	lun_id = array_index_nospec(lun_id, tbl->nr);
-	lun = srcu_dereference(tbl->lun[lun_id], &vhs_srcu);
+	lun_id = array_index_nospec(lun_id, VHS_MAX_LUN);
+	lun = srcu_dereference(tpg->luns[lun_id], &vhs_srcu);
 	if (!lun || !percpu_ref_tryget_live(&lun->ref))
 		return NULL;
 	return lun;
@@ -80,8 +100,17 @@ int vhs_pop_desc(struct vhs_dev *vs, struct vhost_virtqueue *vq,
 	d->log_nr = 0;
 	d->head = vhost_get_vq_desc(vq, vq->iov, ARRAY_SIZE(vq->iov),
 				    &d->out, &d->in, log, &d->log_nr);
-	if (unlikely(d->head < 0))
+	if (unlikely(d->head < 0)) {
+		/*
+		 * vhost leaves a chain it cannot parse at the head of the
+		 * ring and told the VMM (vq_err): this queue serves nothing
+		 * until the device is reset.  Guest notifications go back
+		 * on, so the guest's next kick (a rewritten chain, say) is
+		 * seen instead of the queue staying silent with them off.
+		 */
+		vhost_enable_notify(&vs->dev, vq);
 		return d->head;
+	}
 	if (d->head == vq->num) {
 		if (unlikely(vhost_enable_notify(&vs->dev, vq))) {
 			vhost_disable_notify(&vs->dev, vq);
@@ -135,7 +164,7 @@ int vhs_save_iov(struct vhost_virtqueue *vq, unsigned int out,
 	if (got < len || !n)
 		return -EINVAL;
 	if (n > 1) {
-		dst = kmalloc_array(n, sizeof(*dst), GFP_KERNEL);
+		dst = kmalloc_array(n, sizeof(*dst), VHS_GFP);
 		if (!dst)
 			return -ENOMEM;
 	}
@@ -153,7 +182,7 @@ int vhs_save_log(struct vhost_virtqueue *vq, unsigned int log_nr,
 	*nrp = 0;
 	if (!log_nr)
 		return 0;
-	*logp = kmemdup(vq->log, log_nr * sizeof(*vq->log), GFP_KERNEL);
+	*logp = kmemdup(vq->log, log_nr * sizeof(*vq->log), VHS_GFP);
 	if (!*logp)
 		return -ENOMEM;
 	*nrp = log_nr;
@@ -372,6 +401,7 @@ static int vhs_set_endpoint(struct vhs_dev *vs, struct vhost_scsi_target *t)
 	ret = vhs_alloc_all_cmds(vs);
 	if (ret)
 		goto out_free_ep;
+	vs->memcg = get_mem_cgroup_from_mm(vs->dev.mm);
 
 	ret = vhs_claim_tpgs(ep);
 	if (ret)
@@ -379,9 +409,12 @@ static int vhs_set_endpoint(struct vhs_dev *vs, struct vhost_scsi_target *t)
 	ret = vhs_start_vqs(vs, ep);
 	if (ret)
 		goto out_release_tpgs;
-	/* Fully set up: publish, then let LUN events reach this device. */
-	rcu_assign_pointer(vs->ep, ep);
+	/*
+	 * Fully set up.  Events first, then publish: a LUN linked from here
+	 * on is announced, so none becomes reachable by requests unseen.
+	 */
 	vhs_bind_tpgs(ep, vs);
+	rcu_assign_pointer(vs->ep, ep);
 
 	/* Requests queued before the endpoint existed are served now. */
 	for (i = 0; i < vs->nvqs; i++)
@@ -393,6 +426,8 @@ static int vhs_set_endpoint(struct vhs_dev *vs, struct vhost_scsi_target *t)
 out_release_tpgs:
 	vhs_release_tpgs(ep);
 out_free_cmds:
+	mem_cgroup_put(vs->memcg);
+	vs->memcg = NULL;
 	vhs_free_all_cmds(vs);
 out_free_ep:
 	vhs_ep_free(ep);
@@ -428,6 +463,8 @@ static int vhs_clear_endpoint(struct vhs_dev *vs, const char *wwpn)
 	vhost_dev_flush(&vs->dev);
 	vhs_evt_discard(vs);
 	vhs_free_all_cmds(vs);
+	mem_cgroup_put(vs->memcg);
+	vs->memcg = NULL;
 	vhs_release_tpgs(ep);
 	vhs_ep_free(ep);
 	ret = 0;
