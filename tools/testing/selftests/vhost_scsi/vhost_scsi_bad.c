@@ -276,6 +276,45 @@ TEST_F(bad, next_out_of_range)
 	EXPECT_EQ(0, alive(&self->e, 1));
 }
 
+/*
+ * vhost leaves a chain it cannot parse at the head of the ring (vq_err to
+ * the VMM).  The queue then serves nothing until it is reset, but guest
+ * notifications are back on: with EVENT_IDX the device asks for a kick at
+ * the next request (avail_event == avail idx), and that kick is seen (the
+ * chain is reported again) while the request behind it stays unanswered.
+ * Other queues keep working.
+ */
+TEST_F(bad, chain_error_wants_kick)
+{
+	struct vsg_vq *q = self->e.q;
+	struct vsg_cmd *c = vsg_cmd_get(q), *next = vsg_cmd_get(q);
+	struct vsg_seg s[1] = { {
+		.addr = (uintptr_t)c->req, .len = vsg_req_size(self->e.d),
+		.flags = VRING_DESC_F_NEXT, .next = 5000,
+	} };
+	__u8 cdb[6] = { 0 };
+	__u16 avail_event;
+	__u64 err1;
+
+	ASSERT_TRUE(vsg_has_feature(self->e.d, VIRTIO_RING_F_EVENT_IDX));
+	vsg_scsi_prep(c, 1, 0, cdb, 6);
+	ASSERT_EQ(0, vsg_cmd_submit(c, s, 1, VSG_F_RAW));
+	ASSERT_EQ(0, vsg_vq_wait_error(q, self->err0, BAD_WAIT_MS));
+	err1 = vsg_vq_errors(q);
+	avail_event = __atomic_load_n((__u16 *)&q->used->ring[q->num],
+				      __ATOMIC_ACQUIRE);
+	EXPECT_EQ(q->avail_idx, avail_event)
+		TH_LOG("guest notifications left off after a bad chain");
+
+	vsg_scsi_prep(next, 1, 0, cdb, 6);
+	ASSERT_EQ(0, vsg_scsi_submit(next, false, NULL, 0, 0));
+	EXPECT_EQ(0, vsg_vq_wait_error(q, err1, BAD_WAIT_MS))
+		TH_LOG("the kick after the bad chain went unseen");
+	EXPECT_EQ(-ETIMEDOUT, vsg_cmd_wait(next, 500))
+		TH_LOG("the queue served past a chain it could not parse");
+	EXPECT_EQ(0, alive(&self->e, 1));
+}
+
 /* An indirect table with more entries than any iovec array holds. */
 TEST_F(bad, oversized_chain)
 {

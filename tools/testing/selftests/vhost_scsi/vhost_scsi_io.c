@@ -184,6 +184,31 @@ TEST_F(io, read_out_of_range)
 	EXPECT_EQ(0x21, vsg_sense_asc(&r));
 }
 
+/*
+ * A read answered CHECK CONDITION before any data moved wrote only the
+ * response: the used length says so, and all of the data is residual.
+ * A good read reports response plus data.
+ */
+TEST_F(io, used_length)
+{
+	__u8 *buf = vsg_alloc(self->e.d, 8 * VSG_BLOCK, 4096);
+	const __u32 rsp = sizeof(struct virtio_scsi_cmd_resp);
+	struct vsg_scsi_res r;
+
+	ASSERT_EQ(0, vsg_rw(self->e.q, 1, 0, false, true,
+			    VSG_LUN_BYTES / VSG_BLOCK - 4, 8, buf,
+			    8 * VSG_BLOCK, &r));
+	ASSERT_EQ(SAM_STAT_CHECK_CONDITION, r.status);
+	EXPECT_EQ(rsp, r.used_len);
+	EXPECT_EQ(8 * VSG_BLOCK, r.resid);
+
+	ASSERT_EQ(0, vsg_rw(self->e.q, 1, 0, false, true, 0, 8, buf,
+			    8 * VSG_BLOCK, &r));
+	ASSERT_GOOD(r);
+	EXPECT_EQ(rsp + 8 * VSG_BLOCK, r.used_len);
+	EXPECT_EQ(0, r.resid);
+}
+
 /* Data in many small, unaligned guest buffers in both directions. */
 TEST_F(io, unaligned_buffers)
 {
@@ -519,6 +544,26 @@ TEST_F(pi, dif_type1_roundtrip)
 	EXPECT_EQ(VIRTIO_SCSI_S_OK, r.response);
 	EXPECT_EQ(SAM_STAT_CHECK_CONDITION, r.status);
 	EXPECT_EQ(0x10, vsg_sense_asc(&r));
+}
+
+/* The used length of a read with PI counts response, PI and data. */
+TEST_F(pi, read_used_length)
+{
+	__u8 *data = vsg_alloc(self->e.d, 4 * VSG_BLOCK, 4096);
+	__u8 *pi = vsg_alloc(self->e.d, 32, 64);
+	struct vsg_scsi_res r;
+
+	ASSERT_EQ(0, vsg_bs_create(&self->e.t, 1, VSG_BS_RD, 1 << 20));
+	ASSERT_EQ(0, vsg_bs_attr(&self->e.t, 1, "pi_prot_type", "1"));
+	ASSERT_EQ(0, vsg_lun_link(&self->e.t, 1));
+	vsg_fill(data, 4 * VSG_BLOCK, 7);
+	pi_tuples(pi, data, 4, 8);
+	ASSERT_EQ(0, pi_cmd(&self->e, true, 8, pi, data, &r));
+	ASSERT_GOOD(r);
+	ASSERT_EQ(0, pi_cmd(&self->e, false, 8, pi, data, &r));
+	ASSERT_GOOD(r);
+	EXPECT_EQ(sizeof(struct virtio_scsi_cmd_resp) + 32 + 4 * VSG_BLOCK,
+		  r.used_len);
 }
 
 TEST_HARNESS_MAIN
