@@ -4,7 +4,6 @@
  * hot-plug events on LUN link/unlink and events_missed.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -623,38 +622,6 @@ static void slow_tmf(struct __test_metadata *_metadata,
 	EXPECT_EQ(0, tur_settles(self->e.q));
 }
 
-/* /dev/kmsg, positioned after the last record. */
-static int kmsg_open(void)
-{
-	int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-
-	if (fd >= 0 && lseek(fd, 0, SEEK_END) < 0) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-/* Kernel log records at warning level or above since kmsg_open(). */
-static unsigned int kmsg_count(int fd, char *last, size_t len)
-{
-	char rec[1024], *msg;
-	unsigned int n = 0;
-	ssize_t got;
-
-	while ((got = read(fd, rec, sizeof(rec) - 1)) > 0 || errno == EPIPE) {
-		if (got <= 0)
-			continue;	/* overwritten records: read on */
-		rec[got] = '\0';
-		if ((atoi(rec) & 7) > 4)
-			continue;
-		n++;
-		msg = strchr(rec, ';');
-		snprintf(last, len, "%.200s", msg ? msg + 1 : rec);
-	}
-	return n;
-}
-
 /*
  * A fan-out TMF over many commands in flight costs the host no log line
  * (6.1 and LIO's ABORT TASK log two per task).
@@ -668,14 +635,14 @@ TEST_F_TIMEOUT(slow, abort_task_set_quiet, 60)
 
 	if (!slow_ready(_metadata, &self->s))
 		return;
-	fd = kmsg_open();
+	fd = vsg_kmsg_open();
 	ASSERT_LE(0, fd) TH_LOG("/dev/kmsg: %s", strerror(errno));
 	slow_submit(_metadata, &self->s);
 	ASSERT_EQ(0, vsg_tmf(self->s.e.d, VIRTIO_SCSI_T_TMF_ABORT_TASK_SET,
 			     1, 0, 0, &resp, TMF_TIMEOUT_MS));
 	EXPECT_TRUE(tmf_done(resp)) TH_LOG("response %u", resp);
 	slow_collect(_metadata, &self->s, &n);
-	EXPECT_EQ(0, kmsg_count(fd, last, sizeof(last)))
+	EXPECT_EQ(0, vsg_kmsg_count(fd, NULL, 4, last, sizeof(last)))
 		TH_LOG("host logged for the TMF, last: %s", last);
 	close(fd);
 }

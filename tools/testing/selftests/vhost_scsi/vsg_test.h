@@ -61,6 +61,15 @@ struct vsg_worker {
 	unsigned int multi_complete;	/* cmd completions != 1 */
 };
 
+/*
+ * The kernel log: vsg_kmsg_open() reads /dev/kmsg from its end on;
+ * vsg_kmsg_count() counts the records since then at @max_level or more
+ * urgent (7: any) that contain @needle (NULL: any), keeping the last one.
+ */
+int vsg_kmsg_open(void);
+unsigned int vsg_kmsg_count(int fd, const char *needle, int max_level,
+			    char *last, size_t len);
+
 void *vsg_worker_fn(void *arg);
 int vsg_worker_start(struct vsg_worker *w);
 void vsg_worker_join(struct vsg_worker *w);
