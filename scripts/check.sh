@@ -56,6 +56,14 @@ build_lint() {
 	echo "build: no warnings from W=1 and sparse"
 }
 
+# Our mdev.ko must export Debian's symbols with Debian's modversions CRCs
+# (kvmgt and DKMS parents are built against Debian's headers).  Needs the
+# build of build_lint (or any build of the tree against $1).
+mdev_crcs() {	# KDIR [tree]
+	tools/testing/selftests/mdev/check-crcs.sh "${2:-$root}/Module.symvers" \
+		"$1/Module.symvers"
+}
+
 checkpatch() {
 	local files
 	files=$(git ls-files '*.c' '*.h')
@@ -109,6 +117,13 @@ debug_modules() {
 	kbuild "$DEBUG_KDIR" "$dst" -j2 modules
 }
 
+debug_mdev_crcs() {
+	local vars
+	vars=$(scripts/debug-kernel.sh --print-vars) || return 1
+	eval "$vars"
+	mdev_crcs "$DEBUG_KDIR" "$OUT/debug-tree"
+}
+
 # Comparisons with the in-tree modules ran on Debian's kernel already; the
 # debug tier is about ours, under KASAN, lockdep and kmemleak.
 vm_debug() {
@@ -124,6 +139,7 @@ runner_selftest_debug() {
 case $mode in
 all|lint)
 	step build-w1-sparse build_lint
+	step mdev-crcs mdev_crcs "$KDIR"
 	step checkpatch checkpatch
 	;;
 esac
@@ -142,6 +158,7 @@ esac
 case $mode in
 all|debug)
 	if step debug-kernel debug_kernel && step debug-modules debug_modules; then
+		step mdev-crcs-debug debug_mdev_crcs
 		[ "$mode" = debug ] && step selftests-build selftests
 		step vm-debug vm_debug
 		step runner-selftest-debug runner_selftest_debug
