@@ -1,6 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * Mediated device core: parents, their lifetime and the mdev lifecycle.
+ * Mediated device Core Driver
+ *
+ * Copyright (c) 2016, NVIDIA CORPORATION. All rights reserved.
+ *     Author: Neo Jia <cjia@nvidia.com>
+ *             Kirti Wankhede <kwankhede@nvidia.com>
+ *
+ * Parents, their lifetime and the mdev lifecycle.
  *
  * A parent is live between mdev_register_parent() and the start of
  * mdev_unregister_parent().  Creating or removing an mdev needs an active
@@ -20,6 +26,11 @@
 #include "mdev_private.h"
 
 static struct class_compat *mdev_bus_compat_class;
+
+/* every registered parent's state, to find it from a struct mdev_parent */
+static LIST_HEAD(mdev_parents);
+/* protects mdev_parents */
+static DEFINE_MUTEX(mdev_parents_lock);
 
 /* every mdev from allocation until release, for UUID uniqueness */
 static LIST_HEAD(mdev_list);
@@ -102,39 +113,40 @@ static void mdev_parent_drain(struct mdev_parent_state *ps)
 }
 
 /* Tear down a claimed child; the caller owns its initial reference. */
-static void mdev_device_destroy(struct mdev_device *mdev)
+static void mdev_device_destroy(struct mdev_core_device *mc)
 {
-	lockdep_assert_not_held(&mdev->pstate->lock);
-	WARN_ON_ONCE(!mdev->removing);
+	lockdep_assert_not_held(&mc->ps->lock);
+	WARN_ON_ONCE(!mc->removing);
 
-	mdev_links_remove(mdev);
-	device_del(&mdev->dev);
-	dev_dbg(&mdev->dev, "removed\n");
+	mdev_links_remove(mc);
+	device_del(&mc->mdev.dev);
+	dev_dbg(&mc->mdev.dev, "removed\n");
 	/* Balances device_initialize() */
-	put_device(&mdev->dev);
+	put_device(&mc->mdev.dev);
 }
 
 /* Take a live child off its parent's list: the caller now removes it. */
-static void mdev_device_claim(struct mdev_device *mdev)
+static void mdev_device_claim(struct mdev_core_device *mc)
 {
-	lockdep_assert_held(&mdev->pstate->lock);
-	list_del_init(&mdev->sibling);
-	mdev->active = false;
-	mdev->removing = true;
+	lockdep_assert_held(&mc->ps->lock);
+	list_del_init(&mc->sibling);
+	mc->mdev.active = false;
+	mc->removing = true;
 }
 
 static void mdev_remove_children(struct mdev_parent_state *ps)
 {
-	struct mdev_device *mdev;
+	struct mdev_core_device *mc;
 
 	/* Only after mdev_parent_drain(): no create or remove in flight. */
 	WARN_ON_ONCE(refcount_read(&ps->active));
 	mutex_lock(&ps->lock);
-	while ((mdev = list_first_entry_or_null(&ps->children,
-						struct mdev_device, sibling))) {
-		mdev_device_claim(mdev);
+	while ((mc = list_first_entry_or_null(&ps->children,
+					      struct mdev_core_device,
+					      sibling))) {
+		mdev_device_claim(mc);
 		mutex_unlock(&ps->lock);
-		mdev_device_destroy(mdev);
+		mdev_device_destroy(mc);
 		mutex_lock(&ps->lock);
 	}
 	mutex_unlock(&ps->lock);
@@ -180,9 +192,22 @@ static struct mdev_parent_state *mdev_parent_state_alloc(struct device *dev,
 #endif
 	mutex_init(&ps->lock);
 	INIT_LIST_HEAD(&ps->children);
+	INIT_LIST_HEAD(&ps->entry);
 	ps->nr_types = nr_types;
 	__module_get(THIS_MODULE);
 	return ps;
+}
+
+/* The state of @parent if it is registered. */
+static struct mdev_parent_state *mdev_parent_find(struct mdev_parent *parent)
+{
+	struct mdev_parent_state *ps;
+
+	lockdep_assert_held(&mdev_parents_lock);
+	list_for_each_entry(ps, &mdev_parents, entry)
+		if (ps->parent == parent)
+			return ps;
+	return NULL;
 }
 
 /**
@@ -210,6 +235,9 @@ int mdev_register_parent(struct mdev_parent *parent, struct device *dev,
 		return -EINVAL;
 
 	memset(parent, 0, sizeof(*parent));
+	/* as 6.1 does; the core itself uses neither */
+	init_rwsem(&parent->unreg_sem);
+	atomic_set(&parent->available_instances, mdev_driver->max_instances);
 	ps = mdev_parent_state_alloc(dev, mdev_driver, nr_types);
 	if (!ps)
 		return -ENOMEM;
@@ -217,12 +245,16 @@ int mdev_register_parent(struct mdev_parent *parent, struct device *dev,
 	parent->mdev_driver = mdev_driver;
 	parent->types = types;
 	parent->nr_types = nr_types;
-	parent->state = ps;
 	ps->parent = parent;
 
 	ret = mdev_types_add(ps);
 	if (ret)
 		goto out_put_state;
+	parent->mdev_types_kset = ps->types_kset;
+
+	mutex_lock(&mdev_parents_lock);
+	list_add(&ps->entry, &mdev_parents);
+	mutex_unlock(&mdev_parents_lock);
 
 	ret = class_compat_create_link(mdev_bus_compat_class, dev, NULL);
 	if (ret)
@@ -238,7 +270,6 @@ int mdev_register_parent(struct mdev_parent *parent, struct device *dev,
 	return 0;
 
 out_put_state:
-	parent->state = NULL;
 	mdev_parent_state_put(ps);
 	return ret;
 }
@@ -257,8 +288,14 @@ EXPORT_SYMBOL(mdev_register_parent);
  */
 void mdev_unregister_parent(struct mdev_parent *parent)
 {
-	struct mdev_parent_state *ps = parent->state;
-	struct device *dev = parent->dev;
+	struct mdev_parent_state *ps;
+	struct device *dev;
+
+	mutex_lock(&mdev_parents_lock);
+	ps = mdev_parent_find(parent);
+	list_del_init(&ps->entry);
+	mutex_unlock(&mdev_parents_lock);
+	dev = ps->dev;
 
 	dev_info(dev, "MDEV: Unregistering\n");
 
@@ -267,7 +304,7 @@ void mdev_unregister_parent(struct mdev_parent *parent)
 	mdev_remove_children(ps);
 	mdev_types_remove(ps);
 
-	parent->state = NULL;
+	parent->mdev_types_kset = NULL;
 	mdev_parent_uevent(dev, "unregistered");
 	/* the registration's reference; mdevs still alive keep their own */
 	mdev_parent_state_put(ps);
@@ -276,11 +313,11 @@ EXPORT_SYMBOL(mdev_unregister_parent);
 
 static void mdev_device_release(struct device *dev)
 {
-	struct mdev_device *mdev = to_mdev_device(dev);
-	struct mdev_parent_state *ps = mdev->pstate;
+	struct mdev_core_device *mc = to_mdev_core(to_mdev_device(dev));
+	struct mdev_parent_state *ps = mc->ps;
 
 	mutex_lock(&mdev_list_lock);
-	list_del(&mdev->next);
+	list_del(&mc->mdev.next);
 	mutex_unlock(&mdev_list_lock);
 
 	if (ps->counted)
@@ -288,8 +325,8 @@ static void mdev_device_release(struct device *dev)
 
 	dev_dbg(dev, "released\n");
 	/* Pairs with the gets in mdev_device_alloc() */
-	kobject_put(&mdev->tnode->kobj);
-	kfree(mdev);
+	kobject_put(&mc->tnode->kobj);
+	kfree(mc);
 	/* Last: the final put drops the module reference of @ps. */
 	mdev_parent_state_put(ps);
 }
@@ -309,10 +346,11 @@ static bool mdev_uuid_in_use(const guid_t *uuid)
  * Reserve @uuid and an instance and allocate the mdev.  Called with an
  * active reference on the parent.
  */
-static struct mdev_device *mdev_device_alloc(struct mdev_type_node *node,
-					     const guid_t *uuid)
+static struct mdev_core_device *
+mdev_device_alloc(struct mdev_type_node *node, const guid_t *uuid)
 {
 	struct mdev_parent_state *ps = node->ps;
+	struct mdev_core_device *mc;
 	struct mdev_device *mdev;
 	int ret;
 
@@ -326,11 +364,12 @@ static struct mdev_device *mdev_device_alloc(struct mdev_type_node *node,
 		ret = -EUSERS;
 		goto out_unlock;
 	}
-	mdev = kzalloc(sizeof(*mdev), GFP_KERNEL);
-	if (!mdev) {
+	mc = kzalloc(sizeof(*mc), GFP_KERNEL);
+	if (!mc) {
 		ret = -ENOMEM;
 		goto out_return_instance;
 	}
+	mdev = &mc->mdev;
 
 	device_initialize(&mdev->dev);
 	mdev->dev.parent = ps->dev;
@@ -338,16 +377,16 @@ static struct mdev_device *mdev_device_alloc(struct mdev_type_node *node,
 	mdev->dev.release = mdev_device_release;
 	mdev->dev.groups = mdev_device_groups;
 	mdev->type = node->type;
-	mdev->pstate = ps;
-	mdev->tnode = node;
-	INIT_LIST_HEAD(&mdev->sibling);
+	mc->ps = ps;
+	mc->tnode = node;
+	INIT_LIST_HEAD(&mc->sibling);
 	/* Pairs with the puts in mdev_device_release() */
 	kref_get(&ps->ref);
 	kobject_get(&node->kobj);
 	guid_copy(&mdev->uuid, uuid);
 	list_add(&mdev->next, &mdev_list);
 	mutex_unlock(&mdev_list_lock);
-	return mdev;
+	return mc;
 
 out_return_instance:
 	if (ps->counted)
@@ -358,16 +397,17 @@ out_unlock:
 }
 
 /* Make a fully created child visible to remove and unregistration. */
-static void mdev_device_publish(struct mdev_device *mdev)
+static void mdev_device_publish(struct mdev_core_device *mc)
 {
-	lockdep_assert_held(&mdev->pstate->lock);
-	mdev->active = true;
-	list_add_tail(&mdev->sibling, &mdev->pstate->children);
+	lockdep_assert_held(&mc->ps->lock);
+	mc->mdev.active = true;
+	list_add_tail(&mc->sibling, &mc->ps->children);
 }
 
-static int mdev_device_add(struct mdev_device *mdev)
+static int mdev_device_add(struct mdev_core_device *mc)
 {
-	struct mdev_parent_state *ps = mdev->pstate;
+	struct mdev_parent_state *ps = mc->ps;
+	struct mdev_device *mdev = &mc->mdev;
 	int ret;
 
 	mdev_parent_assert_active(ps);
@@ -383,14 +423,14 @@ static int mdev_device_add(struct mdev_device *mdev)
 	if (ret)
 		goto out_del;
 
-	ret = mdev_links_add(mdev);
+	ret = mdev_links_add(mc);
 	if (ret)
 		goto out_del;
 
 	/* Once published a remove may free @mdev: log before that. */
 	dev_dbg(&mdev->dev, "created\n");
 	mutex_lock(&ps->lock);
-	mdev_device_publish(mdev);
+	mdev_device_publish(mc);
 	mutex_unlock(&ps->lock);
 	return 0;
 
@@ -410,21 +450,21 @@ out_del:
 int mdev_device_create(struct mdev_type_node *node, const guid_t *uuid)
 {
 	struct mdev_parent_state *ps = node->ps;
-	struct mdev_device *mdev;
+	struct mdev_core_device *mc;
 	int ret;
 
 	if (!mdev_parent_tryget(ps))
 		return -ENODEV;
 
-	mdev = mdev_device_alloc(node, uuid);
-	if (IS_ERR(mdev)) {
-		ret = PTR_ERR(mdev);
+	mc = mdev_device_alloc(node, uuid);
+	if (IS_ERR(mc)) {
+		ret = PTR_ERR(mc);
 		goto out_put_parent;
 	}
 
-	ret = mdev_device_add(mdev);
+	ret = mdev_device_add(mc);
 	if (ret)
-		put_device(&mdev->dev);
+		put_device(&mc->mdev.dev);
 
 out_put_parent:
 	mdev_parent_put(ps);
@@ -433,7 +473,7 @@ out_put_parent:
 
 /**
  * mdev_device_remove_begin - claim an mdev for removal by the user
- * @mdev: the mdev
+ * @mc: the mdev
  *
  * On success the caller holds an active reference on the parent and owns
  * the removal; it must call mdev_device_remove_end().
@@ -441,21 +481,21 @@ out_put_parent:
  * Return: 0, -ENODEV if the parent is going away or the mdev is already
  * being removed, -EAGAIN if its creation has not finished yet.
  */
-int mdev_device_remove_begin(struct mdev_device *mdev)
+int mdev_device_remove_begin(struct mdev_core_device *mc)
 {
-	struct mdev_parent_state *ps = mdev->pstate;
+	struct mdev_parent_state *ps = mc->ps;
 	int ret = 0;
 
 	if (!mdev_parent_tryget(ps))
 		return -ENODEV;
 
 	mutex_lock(&ps->lock);
-	if (mdev->removing)
+	if (mc->removing)
 		ret = -ENODEV;
-	else if (!mdev->active)
+	else if (!mc->mdev.active)
 		ret = -EAGAIN;
 	else
-		mdev_device_claim(mdev);
+		mdev_device_claim(mc);
 	mutex_unlock(&ps->lock);
 
 	if (ret)
@@ -465,14 +505,14 @@ int mdev_device_remove_begin(struct mdev_device *mdev)
 
 /**
  * mdev_device_remove_end - finish a removal claimed by remove_begin
- * @mdev: the mdev; may be freed when this returns
+ * @mc: the mdev; may be freed when this returns
  */
-void mdev_device_remove_end(struct mdev_device *mdev)
+void mdev_device_remove_end(struct mdev_core_device *mc)
 {
-	struct mdev_parent_state *ps = mdev->pstate;
+	struct mdev_parent_state *ps = mc->ps;
 
 	mdev_parent_assert_active(ps);
-	mdev_device_destroy(mdev);
+	mdev_device_destroy(mc);
 	mdev_parent_put(ps);
 }
 

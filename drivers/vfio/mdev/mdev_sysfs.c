@@ -1,6 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * Mediated device core: sysfs interface.
+ * File attributes for Mediated devices
+ *
+ * Copyright (c) 2016, NVIDIA CORPORATION. All rights reserved.
+ *     Author: Neo Jia <cjia@nvidia.com>
+ *             Kirti Wankhede <kwankhede@nvidia.com>
  *
  * <parent>/mdev_supported_types/<driver>-<type>/
  *	create, name, description, device_api, available_instances, devices/
@@ -241,7 +245,8 @@ int mdev_types_add(struct mdev_parent_state *ps)
 			mdev_types_remove(ps);
 			return PTR_ERR(node);
 		}
-		parent->types[i]->node = node;
+		/* 6.1's field; the core itself uses node->devices_kobj */
+		parent->types[i]->devices_kobj = node->devices_kobj;
 		ps->nodes[i] = node;
 	}
 	return 0;
@@ -257,7 +262,7 @@ void mdev_types_remove(struct mdev_parent_state *ps)
 
 	WARN_ON_ONCE(READ_ONCE(ps->live));
 	for (i = 0; i < ps->nr_types; i++) {
-		ps->parent->types[i]->node = NULL;
+		ps->parent->types[i]->devices_kobj = NULL;
 		mdev_type_node_remove(ps->nodes[i]);
 	}
 	kset_unregister(ps->types_kset);
@@ -267,7 +272,7 @@ void mdev_types_remove(struct mdev_parent_state *ps)
 static ssize_t remove_store(struct device *dev, struct device_attribute *attr,
 			    const char *buf, size_t count)
 {
-	struct mdev_device *mdev = to_mdev_device(dev);
+	struct mdev_core_device *mc = to_mdev_core(to_mdev_device(dev));
 	unsigned long val;
 	int ret;
 
@@ -276,7 +281,7 @@ static ssize_t remove_store(struct device *dev, struct device_attribute *attr,
 	if (!val)
 		return count;
 
-	ret = mdev_device_remove_begin(mdev);
+	ret = mdev_device_remove_begin(mc);
 	if (ret)
 		return ret;
 	/*
@@ -284,7 +289,7 @@ static ssize_t remove_store(struct device *dev, struct device_attribute *attr,
 	 * removing our own device does not wait for this store to return.
 	 */
 	device_remove_file_self(dev, attr);
-	mdev_device_remove_end(mdev);
+	mdev_device_remove_end(mc);
 	return count;
 }
 static DEVICE_ATTR_WO(remove);
@@ -304,9 +309,10 @@ const struct attribute_group *mdev_device_groups[] = {
 };
 
 /* Create devices/<uuid> in the type and the mdev_type link of @mdev. */
-int mdev_links_add(struct mdev_device *mdev)
+int mdev_links_add(struct mdev_core_device *mc)
 {
-	struct mdev_type_node *node = mdev->tnode;
+	struct mdev_type_node *node = mc->tnode;
+	struct mdev_device *mdev = &mc->mdev;
 	struct kobject *kobj = &mdev->dev.kobj;
 	int ret;
 
@@ -321,9 +327,10 @@ int mdev_links_add(struct mdev_device *mdev)
 	return ret;
 }
 
-void mdev_links_remove(struct mdev_device *mdev)
+void mdev_links_remove(struct mdev_core_device *mc)
 {
-	struct mdev_type_node *node = mdev->tnode;
+	struct mdev_type_node *node = mc->tnode;
+	struct mdev_device *mdev = &mc->mdev;
 
 	sysfs_remove_link(&mdev->dev.kobj, "mdev_type");
 	sysfs_remove_link(node->devices_kobj, dev_name(&mdev->dev));
