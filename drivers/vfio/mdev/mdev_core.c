@@ -49,6 +49,11 @@ static void mdev_parent_state_release(struct kref *ref)
 	put_device(ps->dev);
 	kfree(ps->nodes);
 	kfree(ps);
+	/*
+	 * This may be the last reference on mdev.ko, and the rest of this
+	 * function (and of its callers in mdev.ko) still runs after it:
+	 * mdev_exit() waits for that with synchronize_rcu_tasks().
+	 */
 	module_put(THIS_MODULE);
 }
 
@@ -536,6 +541,14 @@ static void __exit mdev_exit(void)
 {
 	class_compat_unregister(mdev_bus_compat_class);
 	bus_unregister(&mdev_bus_type);
+	/*
+	 * The last module reference may have been dropped by a release
+	 * function of ours (mdev_parent_state_release(), from a late
+	 * put_device() of an mdev or a delayed kobject release) that has not
+	 * returned yet: wait until every task has left such code, as for a
+	 * trampoline, before the module's memory goes.
+	 */
+	synchronize_rcu_tasks();
 }
 
 module_init(mdev_init);
