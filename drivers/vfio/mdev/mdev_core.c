@@ -32,6 +32,11 @@ static LIST_HEAD(mdev_parents);
 /* protects mdev_parents */
 static DEFINE_MUTEX(mdev_parents_lock);
 
+static unsigned int mdev_unreg_warn_secs = 10;
+module_param_named(unreg_warn_secs, mdev_unreg_warn_secs, uint, 0644);
+MODULE_PARM_DESC(unreg_warn_secs,
+		 "Seconds between the warnings of an unregistration that waits (0: none)");
+
 /* every mdev from allocation until release, for UUID uniqueness */
 static LIST_HEAD(mdev_list);
 /* protects mdev_list */
@@ -98,6 +103,48 @@ void mdev_parent_put(struct mdev_parent_state *ps)
 		complete(&ps->active_done);
 }
 
+/* Say what unregistration waits for, while it waits (see unreg_warn). */
+static void mdev_unreg_set_waiting(struct mdev_parent_state *ps,
+				   const char *what, struct mdev_device *mdev)
+{
+	spin_lock(&ps->gate_lock);
+	ps->waiting_for = what;
+	ps->waiting_mdev = mdev;
+	spin_unlock(&ps->gate_lock);
+}
+
+/*
+ * Every unreg_warn_secs while unregistration runs: name the parent, how
+ * long it has waited and for what, so that an operator sees why an unbind
+ * hangs (a removal waits for the VFIO user to close the device).
+ */
+static void mdev_unreg_warn(struct work_struct *work)
+{
+	struct mdev_parent_state *ps = container_of(to_delayed_work(work),
+						    struct mdev_parent_state,
+						    unreg_warn);
+	unsigned int secs = READ_ONCE(mdev_unreg_warn_secs);
+	unsigned int waited = jiffies_to_msecs(jiffies - ps->unreg_start) / 1000;
+	unsigned int users = refcount_read(&ps->active);
+
+	spin_lock(&ps->gate_lock);
+	if (ps->waiting_mdev)
+		dev_warn(ps->dev,
+			 "MDEV: unregistering for %us, waiting for %s %s\n",
+			 waited, ps->waiting_for,
+			 dev_name(&ps->waiting_mdev->dev));
+	else if (users)
+		dev_warn(ps->dev,
+			 "MDEV: unregistering for %us, waiting for %s (%u)\n",
+			 waited, ps->waiting_for, users);
+	else
+		dev_warn(ps->dev, "MDEV: unregistering for %us, waiting for %s\n",
+			 waited, ps->waiting_for);
+	spin_unlock(&ps->gate_lock);
+	if (secs)
+		schedule_delayed_work(&ps->unreg_warn, secs * HZ);
+}
+
 /* Close the gate and wait until no create or remove is in flight. */
 static void mdev_parent_drain(struct mdev_parent_state *ps)
 {
@@ -108,10 +155,14 @@ static void mdev_parent_drain(struct mdev_parent_state *ps)
 #ifdef CONFIG_DEBUG_LOCK_ALLOC
 	rwsem_acquire(&ps->active_map, 0, 0, _RET_IP_);
 #endif
+	mdev_unreg_set_waiting(ps, "creates and removes in flight",
+			       NULL);
 	/* the initial reference, owned by the registration */
 	if (refcount_dec_and_test(&ps->active))
 		complete(&ps->active_done);
-	wait_for_completion(&ps->active_done);
+	/* uninterruptible, but wakes up for the hung task detector's sake */
+	while (!wait_for_completion_timeout(&ps->active_done, 10 * HZ))
+		;
 #ifdef CONFIG_DEBUG_LOCK_ALLOC
 	rwsem_release(&ps->active_map, _RET_IP_);
 #endif
@@ -151,7 +202,14 @@ static void mdev_remove_children(struct mdev_parent_state *ps)
 					      sibling))) {
 		mdev_device_claim(mc);
 		mutex_unlock(&ps->lock);
+		/* the warning work names it: keep it until it is unnamed */
+		get_device(&mc->mdev.dev);
+		mdev_unreg_set_waiting(ps, "the driver to remove mdev",
+				       &mc->mdev);
 		mdev_device_destroy(mc);
+		mdev_unreg_set_waiting(ps, "the removal of the type directories",
+				       NULL);
+		put_device(&mc->mdev.dev);
 		mutex_lock(&ps->lock);
 	}
 	mutex_unlock(&ps->lock);
@@ -198,6 +256,7 @@ static struct mdev_parent_state *mdev_parent_state_alloc(struct device *dev,
 	mutex_init(&ps->lock);
 	INIT_LIST_HEAD(&ps->children);
 	INIT_LIST_HEAD(&ps->entry);
+	INIT_DELAYED_WORK(&ps->unreg_warn, mdev_unreg_warn);
 	ps->nr_types = nr_types;
 	__module_get(THIS_MODULE);
 	return ps;
@@ -295,6 +354,7 @@ void mdev_unregister_parent(struct mdev_parent *parent)
 {
 	struct mdev_parent_state *ps;
 	struct device *dev;
+	unsigned int secs;
 
 	mutex_lock(&mdev_parents_lock);
 	ps = mdev_parent_find(parent);
@@ -303,11 +363,16 @@ void mdev_unregister_parent(struct mdev_parent *parent)
 	dev = ps->dev;
 
 	dev_info(dev, "MDEV: Unregistering\n");
+	ps->unreg_start = jiffies;
+	secs = READ_ONCE(mdev_unreg_warn_secs);
+	if (secs)
+		schedule_delayed_work(&ps->unreg_warn, secs * HZ);
 
 	mdev_parent_drain(ps);
 	class_compat_remove_link(mdev_bus_compat_class, dev, NULL);
 	mdev_remove_children(ps);
 	mdev_types_remove(ps);
+	cancel_delayed_work_sync(&ps->unreg_warn);
 
 	parent->mdev_types_kset = NULL;
 	mdev_parent_uevent(dev, "unregistered");

@@ -44,6 +44,7 @@
 #include <linux/mutex.h>
 #include <linux/refcount.h>
 #include <linux/spinlock.h>
+#include <linux/workqueue.h>
 
 struct mdev_type_node;
 
@@ -84,6 +85,17 @@ struct mdev_parent_state {
 	struct mutex lock;
 	/* fully created mdevs that nobody has claimed for removal */
 	struct list_head children;
+
+	/*
+	 * While unregistration waits: what for (a constant string and the
+	 * mdev being removed, if any), and the work that says so every
+	 * mdev_unreg_warn_secs.  @waiting_for and @waiting_mdev are
+	 * protected by @gate_lock.
+	 */
+	const char *waiting_for;
+	struct mdev_device *waiting_mdev;
+	unsigned long unreg_start;
+	struct delayed_work unreg_warn;
 
 	/*
 	 * "mdev_supported_types" and one node per type: written only by
