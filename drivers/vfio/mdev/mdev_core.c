@@ -145,7 +145,7 @@ static void mdev_unreg_warn(struct work_struct *work)
 		schedule_delayed_work(&ps->unreg_warn, secs * HZ);
 }
 
-/* Close the gate and wait until no create or remove is in flight. */
+/* Close the gate and wait until no create, remove or show is in flight. */
 static void mdev_parent_drain(struct mdev_parent_state *ps)
 {
 	spin_lock(&ps->gate_lock);
@@ -155,7 +155,7 @@ static void mdev_parent_drain(struct mdev_parent_state *ps)
 #ifdef CONFIG_DEBUG_LOCK_ALLOC
 	rwsem_acquire(&ps->active_map, 0, 0, _RET_IP_);
 #endif
-	mdev_unreg_set_waiting(ps, "creates and removes in flight",
+	mdev_unreg_set_waiting(ps, "creates, removes and reads of the types in flight",
 			       NULL);
 	/* the initial reference, owned by the registration */
 	if (refcount_dec_and_test(&ps->active))

@@ -25,8 +25,8 @@
  *    freed when its kref @ref drops to zero.  Holders of @ref: the
  *    registration itself, every type node, every mdev.
  *  - @active counts users that may touch the parent driver's memory
- *    (create and remove in flight) plus one initial reference owned by
- *    the registration.  It is only
+ *    (create, remove and the type attributes' show callbacks in flight)
+ *    plus one initial reference owned by the registration.  It is only
  *    taken while @live is set, under @gate_lock.  Unregistration clears
  *    @live, drops the initial reference and waits for @active_done before
  *    it removes anything.
@@ -57,9 +57,7 @@ struct mdev_parent_state {
 	struct device *dev;
 	/*
 	 * The driver's structures.  Only dereferenced by a holder of an
-	 * @active reference, by sysfs callbacks of our own nodes (kernfs
-	 * drains them before unregistration returns) or by the registering
-	 * and unregistering caller.
+	 * @active reference or by the registering and unregistering caller.
 	 */
 	struct mdev_parent *parent;
 	struct mdev_driver *drv;
@@ -117,7 +115,7 @@ struct mdev_type_node {
 	/* "devices/": links to the mdevs; removed with the node */
 	struct kobject *devices_kobj;
 	struct mdev_parent_state *ps;
-	/* driver memory: valid while @kobj is in sysfs (see @ps->parent) */
+	/* driver memory: only with an active reference on @ps */
 	struct mdev_type *type;
 };
 

@@ -10,9 +10,10 @@
  *	create, name, description, device_api, available_instances, devices/
  * /sys/bus/mdev/devices/<uuid>/{remove,mdev_type}
  *
- * No store here ever sleeps on something unregistration holds: create and
- * remove take an active reference with mdev_parent_tryget(), which fails
- * fast with -ENODEV once unregistration has started.
+ * No callback here ever sleeps on something unregistration holds: create,
+ * remove and every type attribute's show take an active reference with
+ * mdev_parent_tryget(), which fails fast with -ENODEV once unregistration
+ * has started, so none of them calls into the parent driver after that.
  */
 
 #include <linux/ctype.h>
@@ -32,12 +33,26 @@ struct mdev_type_attr {
 #define to_type_node(k)	container_of(k, struct mdev_type_node, kobj)
 #define to_type_attr(a)	container_of(a, struct mdev_type_attr, attr)
 
+/*
+ * The show callbacks read the parent driver's memory and call into it
+ * (get_available, show_description): like create, only with an active
+ * reference, so unregistration does not wait on them and they never run
+ * once it has started.
+ */
 static ssize_t mdev_type_show(struct kobject *kobj, struct attribute *attr,
 			      char *buf)
 {
 	struct mdev_type_attr *ta = to_type_attr(attr);
+	struct mdev_type_node *node = to_type_node(kobj);
+	ssize_t ret;
 
-	return ta->show ? ta->show(to_type_node(kobj), buf) : -EIO;
+	if (!ta->show)
+		return -EIO;
+	if (!mdev_parent_tryget(node->ps))
+		return -ENODEV;
+	ret = ta->show(node, buf);
+	mdev_parent_put(node->ps);
+	return ret;
 }
 
 static ssize_t mdev_type_store(struct kobject *kobj, struct attribute *attr,
@@ -85,6 +100,7 @@ static ssize_t create_store(struct mdev_type_node *node, const char *buf,
 
 static ssize_t device_api_show(struct mdev_type_node *node, char *buf)
 {
+	mdev_parent_assert_active(node->ps);
 	return sysfs_emit(buf, "%s\n", node->ps->drv->device_api);
 }
 
@@ -92,6 +108,7 @@ static ssize_t name_show(struct mdev_type_node *node, char *buf)
 {
 	const struct mdev_type *type = node->type;
 
+	mdev_parent_assert_active(node->ps);
 	return sysfs_emit(buf, "%s\n", type->pretty_name ?: type->sysfs_name);
 }
 
@@ -100,6 +117,7 @@ static ssize_t available_instances_show(struct mdev_type_node *node,
 {
 	struct mdev_parent_state *ps = node->ps;
 
+	mdev_parent_assert_active(ps);
 	if (!ps->counted)
 		return sysfs_emit(buf, "%u\n",
 				  ps->drv->get_available(node->type));
@@ -108,6 +126,7 @@ static ssize_t available_instances_show(struct mdev_type_node *node,
 
 static ssize_t description_show(struct mdev_type_node *node, char *buf)
 {
+	mdev_parent_assert_active(node->ps);
 	return node->ps->drv->show_description(node->type, buf);
 }
 
