@@ -177,6 +177,8 @@ static void mdev_device_destroy(struct mdev_core_device *mc)
 	mdev_links_remove(mc);
 	device_del(&mc->mdev.dev);
 	dev_dbg(&mc->mdev.dev, "removed\n");
+	/* a second writer of "remove" waits for this (see remove_store) */
+	complete_all(&mc->removed);
 	/* Balances device_initialize() */
 	put_device(&mc->mdev.dev);
 }
@@ -471,6 +473,7 @@ mdev_device_alloc(struct mdev_type_node *node, const guid_t *uuid)
 	mc->ps = ps;
 	mc->tnode = node;
 	INIT_LIST_HEAD(&mc->sibling);
+	init_completion(&mc->removed);
 	/* Pairs with the puts in mdev_device_release() */
 	kref_get(&ps->ref);
 	kobject_get(&node->kobj);
@@ -569,8 +572,9 @@ out_put_parent:
  * On success the caller holds an active reference on the parent and owns
  * the removal; it must call mdev_device_remove_end().
  *
- * Return: 0, -ENODEV if the parent is going away or the mdev is already
- * being removed, -EAGAIN if its creation has not finished yet.
+ * Return: 0, -ENODEV if the parent is going away, -EBUSY if another user
+ * remove owns the removal (@mc->removed completes when it is done),
+ * -EAGAIN if its creation has not finished yet.
  */
 int mdev_device_remove_begin(struct mdev_core_device *mc)
 {
@@ -581,8 +585,12 @@ int mdev_device_remove_begin(struct mdev_core_device *mc)
 		return -ENODEV;
 
 	mutex_lock(&ps->lock);
+	/*
+	 * With an active reference held, unregistration has not started to
+	 * remove children: only a user remove can have claimed this one.
+	 */
 	if (mc->removing)
-		ret = -ENODEV;
+		ret = -EBUSY;
 	else if (!mc->mdev.active)
 		ret = -EAGAIN;
 	else

@@ -133,6 +133,8 @@ struct mdev_core_device {
 	struct list_head sibling;
 	/* removal claimed (by a user or unregistration); @ps->lock */
 	bool removing;
+	/* completed when a claimed removal has deleted the device */
+	struct completion removed;
 };
 
 static inline struct mdev_core_device *to_mdev_core(struct mdev_device *mdev)

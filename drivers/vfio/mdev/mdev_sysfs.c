@@ -288,6 +288,27 @@ void mdev_types_remove(struct mdev_parent_state *ps)
 	ps->types_kset = NULL;
 }
 
+/*
+ * Another writer owns the removal of @mc: wait until the device is gone
+ * and succeed, as 6.1 does (there the loser waits in kernfs_remove_self()),
+ * so that two tools racing to remove it (mdevctl, libvirt) both see
+ * success.  Out of kernfs active protection while waiting, or the
+ * owner's removal of this very file would wait for us.
+ */
+static ssize_t mdev_remove_wait(struct mdev_core_device *mc,
+				struct device_attribute *attr, size_t count)
+{
+	struct kernfs_node *kn;
+	int ret;
+
+	/* also holds a reference on the device, so @mc stays */
+	kn = sysfs_break_active_protection(&mc->mdev.dev.kobj, &attr->attr);
+	ret = wait_for_completion_killable(&mc->removed);
+	if (kn)
+		sysfs_unbreak_active_protection(kn);
+	return ret ? ret : count;
+}
+
 static ssize_t remove_store(struct device *dev, struct device_attribute *attr,
 			    const char *buf, size_t count)
 {
@@ -301,6 +322,8 @@ static ssize_t remove_store(struct device *dev, struct device_attribute *attr,
 		return count;
 
 	ret = mdev_device_remove_begin(mc);
+	if (ret == -EBUSY)
+		return mdev_remove_wait(mc, attr, count);
 	if (ret)
 		return ret;
 	/*
