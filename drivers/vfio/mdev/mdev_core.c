@@ -509,6 +509,11 @@ static int mdev_device_add(struct mdev_core_device *mc)
 	if (ret)
 		return ret;
 
+	/*
+	 * No KOBJ_ADD (nor KOBJ_BIND) yet: udev and mdevctl must see the
+	 * device only once it is bound and has its mdev_type link.
+	 */
+	dev_set_uevent_suppress(&mdev->dev, 1);
 	ret = device_add(&mdev->dev);
 	if (ret)
 		return ret;
@@ -521,6 +526,8 @@ static int mdev_device_add(struct mdev_core_device *mc)
 	if (ret)
 		goto out_del;
 
+	dev_set_uevent_suppress(&mdev->dev, 0);
+	kobject_uevent(&mdev->dev.kobj, KOBJ_ADD);
 	/* Once published a remove may free @mdev: log before that. */
 	dev_dbg(&mdev->dev, "created\n");
 	mutex_lock(&ps->lock);
@@ -529,6 +536,7 @@ static int mdev_device_add(struct mdev_core_device *mc)
 	return 0;
 
 out_del:
+	/* nobody was told of the device: no KOBJ_REMOVE either */
 	device_del(&mdev->dev);
 	return ret;
 }
