@@ -57,5 +57,12 @@ rc=$?
 
 # a skip stays a skip, but the modules must still unload cleanly
 hp_unload "$sample"
+# Every parent state holds a reference on mdev until its last kobject is
+# released; with CONFIG_DEBUG_KOBJECT_RELEASE that comes up to a few
+# seconds after the sample is gone.
+for _ in $(seq 50); do
+	[ "$(cat /sys/module/mdev/refcnt 2>/dev/null || echo 0)" = 0 ] && break
+	sleep 0.2
+done
 hp_unload mdev
 exit $rc
