@@ -298,14 +298,16 @@ void mdev_types_remove(struct mdev_parent_state *ps)
 static ssize_t mdev_remove_wait(struct mdev_core_device *mc,
 				struct device_attribute *attr, size_t count)
 {
+	struct device *dev = get_device(&mc->mdev.dev);
 	struct kernfs_node *kn;
 	int ret;
 
-	/* also holds a reference on the device, so @mc stays */
-	kn = sysfs_break_active_protection(&mc->mdev.dev.kobj, &attr->attr);
+	/* the file is still there: this store holds it active */
+	kn = sysfs_break_active_protection(&dev->kobj, &attr->attr);
 	ret = wait_for_completion_killable(&mc->removed);
 	if (kn)
 		sysfs_unbreak_active_protection(kn);
+	put_device(dev);
 	return ret ? ret : count;
 }
 
