@@ -36,10 +36,9 @@ ifeq ($(KSRC),)
   $(error cannot find the kernel source matching $(KDIR))
 endif
 
-# Our include/ must come before the kernel's so that it shadows the headers
-# we replace (<linux/mdev.h>); ccflags-y would come too late.
-KBUILD_ARGS = -C $(KDIR) M=$(CURDIR) HP_KSRC=$(KSRC) \
-	NOSTDINC_FLAGS="-I$(CURDIR)/include -nostdinc"
+# No header of the kernel's is shadowed: mdev builds against the kernel's
+# own <linux/mdev.h>, so its exports keep the kernel's modversions CRCs.
+KBUILD_ARGS = -C $(KDIR) M=$(CURDIR) HP_KSRC=$(KSRC)
 
 SELFTESTS := $(patsubst %/Makefile,%,$(wildcard tools/testing/selftests/*/Makefile))
 

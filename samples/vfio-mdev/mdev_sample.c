@@ -66,6 +66,11 @@ static unsigned int remove_delay_ms;
 module_param(remove_delay_ms, uint, 0644);
 MODULE_PARM_DESC(remove_delay_ms, "Delay in platform remove before unregistering");
 
+static bool bad_unregister;
+module_param(bad_unregister, bool, 0644);
+MODULE_PARM_DESC(bad_unregister,
+		 "Test only: platform remove unregisters the parent twice and a parent never registered (the core must refuse both)");
+
 struct sample_type {
 	struct mdev_type mtype;
 	unsigned int bar_size;
@@ -413,6 +418,12 @@ static int sample_remove(struct platform_device *pdev)
 	if (remove_delay_ms)
 		msleep(remove_delay_ms);
 	mdev_unregister_parent(&sp->parent);
+	if (bad_unregister) {
+		static struct mdev_parent never_registered;
+
+		mdev_unregister_parent(&sp->parent);
+		mdev_unregister_parent(&never_registered);
+	}
 	return 0;
 }
 

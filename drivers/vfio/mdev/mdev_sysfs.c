@@ -1,14 +1,19 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * Mediated device core: sysfs interface.
+ * File attributes for Mediated devices
+ *
+ * Copyright (c) 2016, NVIDIA CORPORATION. All rights reserved.
+ *     Author: Neo Jia <cjia@nvidia.com>
+ *             Kirti Wankhede <kwankhede@nvidia.com>
  *
  * <parent>/mdev_supported_types/<driver>-<type>/
  *	create, name, description, device_api, available_instances, devices/
  * /sys/bus/mdev/devices/<uuid>/{remove,mdev_type}
  *
- * No store here ever sleeps on something unregistration holds: create and
- * remove take an active reference with mdev_parent_tryget(), which fails
- * fast with -ENODEV once unregistration has started.
+ * No callback here ever sleeps on something unregistration holds: create,
+ * remove and every type attribute's show take an active reference with
+ * mdev_parent_tryget(), which fails fast with -ENODEV once unregistration
+ * has started, so none of them calls into the parent driver after that.
  */
 
 #include <linux/ctype.h>
@@ -28,12 +33,26 @@ struct mdev_type_attr {
 #define to_type_node(k)	container_of(k, struct mdev_type_node, kobj)
 #define to_type_attr(a)	container_of(a, struct mdev_type_attr, attr)
 
+/*
+ * The show callbacks read the parent driver's memory and call into it
+ * (get_available, show_description): like create, only with an active
+ * reference, so unregistration does not wait on them and they never run
+ * once it has started.
+ */
 static ssize_t mdev_type_show(struct kobject *kobj, struct attribute *attr,
 			      char *buf)
 {
 	struct mdev_type_attr *ta = to_type_attr(attr);
+	struct mdev_type_node *node = to_type_node(kobj);
+	ssize_t ret;
 
-	return ta->show ? ta->show(to_type_node(kobj), buf) : -EIO;
+	if (!ta->show)
+		return -EIO;
+	if (!mdev_parent_tryget(node->ps))
+		return -ENODEV;
+	ret = ta->show(node, buf);
+	mdev_parent_put(node->ps);
+	return ret;
 }
 
 static ssize_t mdev_type_store(struct kobject *kobj, struct attribute *attr,
@@ -81,6 +100,7 @@ static ssize_t create_store(struct mdev_type_node *node, const char *buf,
 
 static ssize_t device_api_show(struct mdev_type_node *node, char *buf)
 {
+	mdev_parent_assert_active(node->ps);
 	return sysfs_emit(buf, "%s\n", node->ps->drv->device_api);
 }
 
@@ -88,6 +108,7 @@ static ssize_t name_show(struct mdev_type_node *node, char *buf)
 {
 	const struct mdev_type *type = node->type;
 
+	mdev_parent_assert_active(node->ps);
 	return sysfs_emit(buf, "%s\n", type->pretty_name ?: type->sysfs_name);
 }
 
@@ -96,6 +117,7 @@ static ssize_t available_instances_show(struct mdev_type_node *node,
 {
 	struct mdev_parent_state *ps = node->ps;
 
+	mdev_parent_assert_active(ps);
 	if (!ps->counted)
 		return sysfs_emit(buf, "%u\n",
 				  ps->drv->get_available(node->type));
@@ -104,6 +126,7 @@ static ssize_t available_instances_show(struct mdev_type_node *node,
 
 static ssize_t description_show(struct mdev_type_node *node, char *buf)
 {
+	mdev_parent_assert_active(node->ps);
 	return node->ps->drv->show_description(node->type, buf);
 }
 
@@ -241,7 +264,8 @@ int mdev_types_add(struct mdev_parent_state *ps)
 			mdev_types_remove(ps);
 			return PTR_ERR(node);
 		}
-		parent->types[i]->node = node;
+		/* 6.1's field; the core itself uses node->devices_kobj */
+		parent->types[i]->devices_kobj = node->devices_kobj;
 		ps->nodes[i] = node;
 	}
 	return 0;
@@ -257,17 +281,40 @@ void mdev_types_remove(struct mdev_parent_state *ps)
 
 	WARN_ON_ONCE(READ_ONCE(ps->live));
 	for (i = 0; i < ps->nr_types; i++) {
-		ps->parent->types[i]->node = NULL;
+		ps->parent->types[i]->devices_kobj = NULL;
 		mdev_type_node_remove(ps->nodes[i]);
 	}
 	kset_unregister(ps->types_kset);
 	ps->types_kset = NULL;
 }
 
+/*
+ * Another writer owns the removal of @mc: wait until the device is gone
+ * and succeed, as 6.1 does (there the loser waits in kernfs_remove_self()),
+ * so that two tools racing to remove it (mdevctl, libvirt) both see
+ * success.  Out of kernfs active protection while waiting, or the
+ * owner's removal of this very file would wait for us.
+ */
+static ssize_t mdev_remove_wait(struct mdev_core_device *mc,
+				struct device_attribute *attr, size_t count)
+{
+	struct device *dev = get_device(&mc->mdev.dev);
+	struct kernfs_node *kn;
+	int ret;
+
+	/* the file is still there: this store holds it active */
+	kn = sysfs_break_active_protection(&dev->kobj, &attr->attr);
+	ret = wait_for_completion_killable(&mc->removed);
+	if (kn)
+		sysfs_unbreak_active_protection(kn);
+	put_device(dev);
+	return ret ? ret : count;
+}
+
 static ssize_t remove_store(struct device *dev, struct device_attribute *attr,
 			    const char *buf, size_t count)
 {
-	struct mdev_device *mdev = to_mdev_device(dev);
+	struct mdev_core_device *mc = to_mdev_core(to_mdev_device(dev));
 	unsigned long val;
 	int ret;
 
@@ -276,7 +323,9 @@ static ssize_t remove_store(struct device *dev, struct device_attribute *attr,
 	if (!val)
 		return count;
 
-	ret = mdev_device_remove_begin(mdev);
+	ret = mdev_device_remove_begin(mc);
+	if (ret == -EBUSY)
+		return mdev_remove_wait(mc, attr, count);
 	if (ret)
 		return ret;
 	/*
@@ -284,7 +333,7 @@ static ssize_t remove_store(struct device *dev, struct device_attribute *attr,
 	 * removing our own device does not wait for this store to return.
 	 */
 	device_remove_file_self(dev, attr);
-	mdev_device_remove_end(mdev);
+	mdev_device_remove_end(mc);
 	return count;
 }
 static DEVICE_ATTR_WO(remove);
@@ -304,9 +353,10 @@ const struct attribute_group *mdev_device_groups[] = {
 };
 
 /* Create devices/<uuid> in the type and the mdev_type link of @mdev. */
-int mdev_links_add(struct mdev_device *mdev)
+int mdev_links_add(struct mdev_core_device *mc)
 {
-	struct mdev_type_node *node = mdev->tnode;
+	struct mdev_type_node *node = mc->tnode;
+	struct mdev_device *mdev = &mc->mdev;
 	struct kobject *kobj = &mdev->dev.kobj;
 	int ret;
 
@@ -321,9 +371,10 @@ int mdev_links_add(struct mdev_device *mdev)
 	return ret;
 }
 
-void mdev_links_remove(struct mdev_device *mdev)
+void mdev_links_remove(struct mdev_core_device *mc)
 {
-	struct mdev_type_node *node = mdev->tnode;
+	struct mdev_type_node *node = mc->tnode;
+	struct mdev_device *mdev = &mc->mdev;
 
 	sysfs_remove_link(&mdev->dev.kobj, "mdev_type");
 	sysfs_remove_link(node->devices_kobj, dev_name(&mdev->dev));

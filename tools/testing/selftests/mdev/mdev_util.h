@@ -3,8 +3,9 @@
  * Helpers shared by the mdev selftests: sysfs paths of the sample parent,
  * create/remove with the exact errno, bind/unbind, knobs.
  *
- * The module flavour comes from MDEV_FLAVOUR ("ours", default, or
- * "stock"); the run.sh wrapper loads the modules and sets it.
+ * The module flavour comes from MDEV_FLAVOUR ("ours", default, "stock"
+ * for Debian's core, or "dropin" for ours with the sample built against
+ * the kernel's headers); the run.sh wrapper loads the modules and sets it.
  */
 #ifndef MDEV_UTIL_H
 #define MDEV_UTIL_H
@@ -40,7 +41,8 @@ static inline bool mdev_is_stock(void)
 
 static inline const char *sample_module(void)
 {
-	return mdev_is_stock() ? "mdev_sample_stock" : "mdev_sample";
+	return mdev_is_stock() || !strcmp(mdev_flavour(), "dropin") ?
+		"mdev_sample_stock" : "mdev_sample";
 }
 
 static inline double now_s(void)

@@ -1,12 +1,17 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
 #
-# run.sh <ours|stock> <test-binary|script> [args...]
+# run.sh <ours|stock|dropin> <test-binary|script> [args...]
 #
 # Loads an mdev core (ours by path, or Debian's on purpose), the sample
 # built against it, vfio and vfio_iommu_type1, runs the test with
 # MDEV_FLAVOUR set, then unloads both modules: a failing rmmod fails the
 # run.  Run inside the test VM from the repository root.
+#
+# dropin: our core with the sample built against the kernel's own headers
+# (samples/vfio-mdev/stock), as a parent we did not build (kvmgt, a DKMS
+# vGPU driver) would load against our mdev.ko: insmod checks its
+# modversions CRCs against ours.
 
 flavour=$1
 shift
@@ -26,8 +31,17 @@ stock)
 	hp_load samples/vfio-mdev/stock/mdev_sample_stock.ko
 	sample=mdev_sample_stock
 	;;
+dropin)
+	[ -f "${HP_MODDIR:-$HP_ROOT}/samples/vfio-mdev/stock/mdev_sample_stock.ko" ] ||
+		hp_die "stock sample not built (make -C samples/vfio-mdev stock)"
+	hp_load drivers/vfio/mdev/mdev.ko
+	hp_load samples/vfio-mdev/stock/mdev_sample_stock.ko
+	grep -q O /sys/module/mdev/taint ||
+		hp_die "the mdev core loaded is not ours (no taint O)"
+	sample=mdev_sample_stock
+	;;
 *)
-	hp_die "usage: $0 ours|stock <test> [args]"
+	hp_die "usage: $0 ours|stock|dropin <test> [args]"
 	;;
 esac
 modprobe vfio_iommu_type1 || hp_die "cannot load vfio_iommu_type1"
@@ -43,5 +57,12 @@ rc=$?
 
 # a skip stays a skip, but the modules must still unload cleanly
 hp_unload "$sample"
+# Every parent state holds a reference on mdev until its last kobject is
+# released; with CONFIG_DEBUG_KOBJECT_RELEASE that comes up to a few
+# seconds after the sample is gone.
+for _ in $(seq 50); do
+	[ "$(cat /sys/module/mdev/refcnt 2>/dev/null || echo 0)" = 0 ] && break
+	sleep 0.2
+done
 hp_unload mdev
 exit $rc
