@@ -128,9 +128,15 @@ debug_mdev_crcs() {
 
 # Comparisons with the in-tree modules ran on Debian's kernel already; the
 # debug tier is about ours, under KASAN, lockdep and kmemleak.
+#
+# The mdev tests do not run here yet: CONFIG_DEBUG_KOBJECT_RELEASE delays
+# every release by up to 4 s, and they expect a removed mdev's UUID and
+# instance to be free at once (in 6.1 too they are freed only at
+# release).  The skip is counted and says so (issue 11 stays open).
+VM_DEBUG_MDEV_SKIP="mdev tests: kobject-release debugging delays the release that frees a removed mdev's UUID and instance; the tests expect them free at once"
 vm_debug() {
 	HP_MODDIR=$OUT/debug-tree HP_VM_MEM=4G \
-		tools/testing/vm/run-tests --kernel debug --exclude stock \
+		tools/testing/vm/run-tests --kernel debug --exclude 'stock|^mdev' \
 		--out "$OUT/vm-debug"
 }
 
@@ -163,6 +169,9 @@ all|debug)
 		step mdev-crcs-debug debug_mdev_crcs
 		[ "$mode" = debug ] && step selftests-build selftests
 		step vm-debug vm_debug
+		step_n=$((step_n + 1))
+		echo "ok $step_n vm-debug-mdev # SKIP $VM_DEBUG_MDEV_SKIP" \
+			>> "$res/steps.tap"
 		step runner-selftest-debug runner_selftest_debug
 	fi
 	;;
