@@ -37,7 +37,7 @@ module_param_named(unreg_warn_secs, mdev_unreg_warn_secs, uint, 0644);
 MODULE_PARM_DESC(unreg_warn_secs,
 		 "Seconds between the warnings of an unregistration that waits (0: none)");
 
-/* every mdev from allocation until release, for UUID uniqueness */
+/* every mdev from allocation until removal, for UUID uniqueness */
 static LIST_HEAD(mdev_list);
 /* protects mdev_list */
 static DEFINE_MUTEX(mdev_list_lock);
@@ -168,6 +168,23 @@ static void mdev_parent_drain(struct mdev_parent_state *ps)
 #endif
 }
 
+/*
+ * Give back @mc's UUID and instance, once: when the device is deleted (its
+ * driver has let go of it), not at its release.  A reference held past the
+ * removal (another get_device() user, a delayed kobject release) must not
+ * keep the UUID from being created again, nor the instance from counting.
+ */
+static void mdev_device_unreserve(struct mdev_core_device *mc)
+{
+	mutex_lock(&mdev_list_lock);
+	if (!list_empty(&mc->mdev.next)) {
+		list_del_init(&mc->mdev.next);
+		if (mc->ps->counted)
+			atomic_inc(&mc->ps->available);
+	}
+	mutex_unlock(&mdev_list_lock);
+}
+
 /* Tear down a claimed child; the caller owns its initial reference. */
 static void mdev_device_destroy(struct mdev_core_device *mc)
 {
@@ -176,6 +193,7 @@ static void mdev_device_destroy(struct mdev_core_device *mc)
 
 	mdev_links_remove(mc);
 	device_del(&mc->mdev.dev);
+	mdev_device_unreserve(mc);
 	dev_dbg(&mc->mdev.dev, "removed\n");
 	/* a second writer of "remove" waits for this (see remove_store) */
 	complete_all(&mc->removed);
@@ -409,13 +427,9 @@ static void mdev_device_release(struct device *dev)
 	struct mdev_core_device *mc = to_mdev_core(to_mdev_device(dev));
 	struct mdev_parent_state *ps = mc->ps;
 
-	mutex_lock(&mdev_list_lock);
-	list_del(&mc->mdev.next);
-	mutex_unlock(&mdev_list_lock);
-
-	if (ps->counted)
-		atomic_inc(&ps->available);
-
+	/* every path that deletes or abandons the device unreserved it */
+	if (WARN_ON_ONCE(!list_empty(&mc->mdev.next)))
+		mdev_device_unreserve(mc);
 	dev_dbg(dev, "released\n");
 	/* Pairs with the gets in mdev_device_alloc() */
 	kobject_put(&mc->tnode->kobj);
@@ -565,8 +579,10 @@ int mdev_device_create(struct mdev_type_node *node, const guid_t *uuid)
 	}
 
 	ret = mdev_device_add(mc);
-	if (ret)
+	if (ret) {
+		mdev_device_unreserve(mc);
 		put_device(&mc->mdev.dev);
+	}
 
 out_put_parent:
 	mdev_parent_put(ps);
