@@ -129,15 +129,17 @@ debug_mdev_crcs() {
 # Comparisons with the in-tree modules ran on Debian's kernel already; the
 # debug tier is about ours, under KASAN, lockdep and kmemleak.
 #
-# The mdev tests do not run here yet: CONFIG_DEBUG_KOBJECT_RELEASE delays
-# every release by up to 4 s, and they expect a removed mdev's UUID and
-# instance to be free at once (in 6.1 too they are freed only at
-# release).  The skip is counted and says so (issue 11 stays open).
-VM_DEBUG_MDEV_SKIP="mdev tests: kobject-release debugging delays the release that frees a removed mdev's UUID and instance; the tests expect them free at once"
+# The real-guest test does not run here: under the debug kernel it took
+# 592 s of its 600 (2026-12-02), its inner guest 213 s of 240, and each
+# targetcli call 40-50 s; it failed on CI's machine once.  The driver
+# paths it drives run here through the io, ctl, race and limits suites,
+# and the test itself runs on Debian's kernel (vm-inner).  Counted as a
+# skip with this reason.
+VM_DEBUG_GUEST_SKIP="vhost_scsi_ours_guest: a nested real guest under the debug kernel runs at its time limit; it runs on Debian's kernel in vm-inner"
 vm_debug() {
 	HP_MODDIR=$OUT/debug-tree HP_VM_MEM=4G \
-		tools/testing/vm/run-tests --kernel debug --exclude 'stock|^mdev' \
-		--out "$OUT/vm-debug"
+		tools/testing/vm/run-tests --kernel debug \
+		--exclude 'stock|^vhost_scsi_ours_guest$' --out "$OUT/vm-debug"
 }
 
 runner_selftest_debug() {
@@ -170,7 +172,7 @@ all|debug)
 		[ "$mode" = debug ] && step selftests-build selftests
 		step vm-debug vm_debug
 		step_n=$((step_n + 1))
-		echo "ok $step_n vm-debug-mdev # SKIP $VM_DEBUG_MDEV_SKIP" \
+		echo "ok $step_n vm-debug-guest # SKIP $VM_DEBUG_GUEST_SKIP" \
 			>> "$res/steps.tap"
 		step runner-selftest-debug runner_selftest_debug
 	fi
@@ -215,10 +217,16 @@ for log in "$res"/runner-selftest-*.log; do
 done
 # A VM step that failed without a single failing test (it could not boot,
 # say) still fails the run.
+failed_steps=
 while read -r line; do
 	case "$line" in
-	"not ok "*vm-*|"not ok "*runner-selftest-*)
+	"not ok "*)
 		name=$(echo "$line" | cut -d' ' -f4)
+		failed_steps="$failed_steps $name"
+		;;
+	esac
+	case "$line" in
+	"not ok "*vm-*|"not ok "*runner-selftest-*)
 		echo "  # step $name failed"
 		if [ $total_fail = 0 ]; then
 			total_fail=1
@@ -226,5 +234,17 @@ while read -r line; do
 		;;
 	esac
 done < "$res/steps.tap"
+# Why each failed step failed, for a reader of the end of the output only
+# (CI keeps that): the failing tests' own lines, or the step's last lines.
+for name in $failed_steps; do
+	echo "  # why $name failed:"
+	if grep -q ': FAIL ' "$res/$name.log"; then
+		awk '/^vmtest: \[[0-9]+\/[0-9]+\] .*: FAIL / { print; n = 25; next }
+		     n > 0 && /^vmtest:   / { print; n--; next }
+		     { n = 0 }' "$res/$name.log"
+	else
+		tail -n 15 "$res/$name.log"
+	fi | cut -c1-200 | sed 's/^/  | /'
+done
 echo "$total_pass passed, $total_fail failed, $total_skip skipped"
 [ $total_fail = 0 ]
