@@ -7,6 +7,7 @@
 #   make                 build modules and selftests against KDIR
 #   make check           lint + VM tests on the Debian and the debug kernel
 #   make check-debug     only the debug-kernel tier
+#   make mutants         run the mutants of tools/testing/mutants (hours)
 #   make demo            boot a VM and show the drivers at work
 #   make install         install into /lib/modules/<kver>/updates + depmod
 
@@ -44,8 +45,8 @@ SELFTESTS := $(patsubst %/Makefile,%,$(wildcard tools/testing/selftests/*/Makefi
 
 export CACHE OUT KVER KDIR KSRC
 
-.PHONY: all modules selftests check check-debug lint vmtest demo install \
-	clean help
+.PHONY: all modules selftests check check-debug lint mutants vmtest demo \
+	install clean help
 
 all: modules selftests
 
@@ -67,6 +68,11 @@ check-debug:
 
 lint:
 	@$(CURDIR)/scripts/check.sh lint
+
+# Not part of check: every mutant of tools/testing/mutants/mutants.list
+# must make the tests it names fail.  MUTANTS=REGEX runs some of them.
+mutants: all
+	@$(CURDIR)/tools/testing/mutants/run $(MUTANTS)
 
 vmtest: all
 	tools/testing/vm/run-tests --kernel debian
