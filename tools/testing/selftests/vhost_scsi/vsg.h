@@ -98,6 +98,8 @@ struct vsg_vq_stats {
 	__u64 spurious;		/* used entries naming no in-flight cmd */
 	__u64 kicks;
 	__u64 vq_errors;	/* vq_err() signals from the device */
+	__u64 signals;		/* call eventfd reads that found a signal */
+	__u64 unsignalled;	/* answers found only at a deadline's last look */
 	unsigned int inflight;
 };
 
@@ -179,6 +181,8 @@ void vsg_cmd_put(struct vsg_cmd *c);
 int vsg_cmd_submit(struct vsg_cmd *c, const struct vsg_seg *segs,
 		   unsigned int nr, unsigned int flags);
 int vsg_cmd_wait(struct vsg_cmd *c, int timeout_ms);
+int vsg_vq_await(struct vsg_vq *vq, __u64 deadline_ms);
+int vsg_vq_last_look(struct vsg_vq *vq);
 int vsg_vq_kick(struct vsg_vq *vq);
 int vsg_vq_reap(struct vsg_vq *vq);
 void vsg_vq_stats(struct vsg_vq *vq, struct vsg_vq_stats *st);

@@ -229,7 +229,8 @@ static struct vsg_cmd *vsg_event_oldest(struct vsg_vq *vq)
 
 /*
  * Returns the oldest event the device wrote, then gives its buffer back.
- * 0 on success, -ETIMEDOUT if none arrived in @timeout_ms.
+ * 0 on success, -ETIMEDOUT if none arrived in @timeout_ms, -EPROTO if one
+ * arrived but was never signalled.
  */
 int vsg_event_next(struct vsg_dev *d, struct virtio_scsi_event *ev,
 		   __u32 *len, int timeout_ms)
@@ -238,14 +239,13 @@ int vsg_event_next(struct vsg_dev *d, struct virtio_scsi_event *ev,
 	__u64 deadline = vsg_now_ms() + timeout_ms;
 	struct vsg_cmd *c;
 
-	for (;;) {
-		vsg_vq_reap(vq);
-		c = vsg_event_oldest(vq);
-		if (c)
-			break;
-		if (vsg_now_ms() >= deadline)
-			return -ETIMEDOUT;
-		usleep(10000);
+	while (!(c = vsg_event_oldest(vq))) {
+		if (!vsg_vq_await(vq, deadline))
+			continue;
+		/* an event written but never signalled is a device bug */
+		if (vsg_vq_last_look(vq))
+			return -EPROTO;
+		return -ETIMEDOUT;
 	}
 	memcpy(ev, c->resp, sizeof(*ev));
 	if (len)

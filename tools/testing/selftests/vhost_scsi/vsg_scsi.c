@@ -18,7 +18,6 @@
 #define VSG_SPLIT_C_OFF		144	/* sense, 96 bytes */
 #define VSG_SPLIT_HDR_OFF	128	/* second half of a split header */
 
-#define VSG_CMD_RETRY_MS	5
 
 void vsg_lun(__u8 lun[8], unsigned int target, unsigned int lun_id)
 {
@@ -192,12 +191,9 @@ static struct vsg_cmd *vsg_cmd_get_wait(struct vsg_vq *vq, int timeout_ms)
 	__u64 deadline = vsg_now_ms() + timeout_ms;
 	struct vsg_cmd *c;
 
-	while (!(c = vsg_cmd_get(vq))) {
-		if (vsg_now_ms() >= deadline)
+	while (!(c = vsg_cmd_get(vq)))
+		if (vsg_vq_await(vq, deadline))
 			return NULL;
-		vsg_vq_reap(vq);
-		usleep(VSG_CMD_RETRY_MS * 1000);
-	}
 	return c;
 }
 

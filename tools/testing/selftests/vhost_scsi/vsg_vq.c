@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -200,6 +201,7 @@ static int vsg_reap_locked(struct vsg_vq *vq)
 	__u16 end = __atomic_load_n(&vq->used->idx, __ATOMIC_ACQUIRE);
 	int n = 0;
 
+again:
 	while (vq->last_used != end) {
 		struct vring_used_elem *e;
 		struct vsg_cmd *c;
@@ -220,9 +222,19 @@ static int vsg_reap_locked(struct vsg_vq *vq)
 		vq->st.inflight--;
 		n++;
 	}
-	if (vsg_has_feature(vq->dev, VIRTIO_RING_F_EVENT_IDX))
+	if (vsg_has_feature(vq->dev, VIRTIO_RING_F_EVENT_IDX)) {
+		/*
+		 * Ask for a signal at the next answer, then look again: one
+		 * added before the device could see used_event was not
+		 * signalled (virtio 1.1, 2.7.10).
+		 */
 		__atomic_store_n(&vq->avail->ring[vq->num], vq->last_used,
 				 __ATOMIC_RELEASE);
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		end = __atomic_load_n(&vq->used->idx, __ATOMIC_ACQUIRE);
+		if (end != vq->last_used)
+			goto again;
+	}
 	return n;
 }
 
@@ -236,38 +248,74 @@ int vsg_vq_reap(struct vsg_vq *vq)
 	return n;
 }
 
-/* Sleeps up to one slice for a used-ring signal, then drains it. */
-static void vsg_vq_doze(struct vsg_vq *vq, int ms)
+/*
+ * The guest learns of answers from the call eventfd only: wait up to one
+ * slice (or until @deadline) for a signal and reap after one.  The slice
+ * only bounds how late a waiter notices an answer that another thread
+ * reaped; it reaps nothing itself.  Returns -ETIMEDOUT at @deadline.
+ */
+int vsg_vq_await(struct vsg_vq *vq, __u64 deadline)
 {
 	struct pollfd p = { .fd = vq->call_fd, .events = POLLIN };
-	__u64 v;
+	__u64 now = vsg_now_ms(), v;
+	int ms;
 
-	if (ms > VSG_POLL_SLICE_MS)
-		ms = VSG_POLL_SLICE_MS;
-	if (ms < 1)
-		ms = 1;
-	if (poll(&p, 1, ms) > 0 && read(vq->call_fd, &v, sizeof(v)) < 0)
-		return;
+	if (now >= deadline)
+		return -ETIMEDOUT;
+	ms = deadline - now > VSG_POLL_SLICE_MS ? VSG_POLL_SLICE_MS :
+						   (int)(deadline - now);
+	if (poll(&p, 1, ms) > 0 && read(vq->call_fd, &v, sizeof(v)) == sizeof(v)) {
+		vsg_lock(vq);
+		vq->st.signals++;
+		vsg_reap_locked(vq);
+		vsg_unlock(vq);
+	}
+	return 0;
 }
 
-/* Returns 0 once the command was seen in the used ring, or -ETIMEDOUT. */
+/*
+ * At a deadline: reap what the device answered without a signal.  Any
+ * such answer is a device bug (a lost vhost_signal()), reported here and
+ * counted in st.unsignalled.  Returns how many there were.
+ */
+int vsg_vq_last_look(struct vsg_vq *vq)
+{
+	int n;
+
+	vsg_lock(vq);
+	n = vsg_reap_locked(vq);
+	vq->st.unsignalled += n;
+	vsg_unlock(vq);
+	if (n)
+		fprintf(stderr, "vsg: vq %u: %d answer(s) in the used ring were never signalled\n",
+			vq->index, n);
+	return n;
+}
+
+/*
+ * Returns 0 once the command was answered (and signalled), -EPROTO if it
+ * was answered but never signalled, -ETIMEDOUT if not answered at all.
+ */
 int vsg_cmd_wait(struct vsg_cmd *c, int timeout_ms)
 {
 	struct vsg_vq *vq = c->vq;
 	__u64 deadline = vsg_now_ms() + timeout_ms;
-	bool done;
+	enum vsg_cmd_state state;
 
 	for (;;) {
 		vsg_lock(vq);
-		vsg_reap_locked(vq);
-		done = c->state != VSG_CMD_INFLIGHT;
+		state = c->state;
 		vsg_unlock(vq);
-		if (done)
-			return c->state == VSG_CMD_DONE ? 0 : -EINVAL;
-		if (vsg_now_ms() >= deadline)
-			return -ETIMEDOUT;
-		vsg_vq_doze(vq, (int)(deadline - vsg_now_ms()));
+		if (state != VSG_CMD_INFLIGHT)
+			return state == VSG_CMD_DONE ? 0 : -EINVAL;
+		if (vsg_vq_await(vq, deadline))
+			break;
 	}
+	vsg_vq_last_look(vq);
+	vsg_lock(vq);
+	state = c->state;
+	vsg_unlock(vq);
+	return state == VSG_CMD_INFLIGHT ? -ETIMEDOUT : -EPROTO;
 }
 
 __u64 vsg_vq_errors(struct vsg_vq *vq)
