@@ -72,7 +72,7 @@ lint:
 # Not part of check: every mutant of tools/testing/mutants/mutants.list
 # must make the tests it names fail.  MUTANTS=REGEX runs some of them.
 mutants: all
-	@$(CURDIR)/tools/testing/mutants/run $(MUTANTS)
+	@$(CURDIR)/tools/testing/mutants/run '$(MUTANTS)'
 
 vmtest: all
 	tools/testing/vm/run-tests --kernel debian

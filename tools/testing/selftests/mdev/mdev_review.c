@@ -287,8 +287,10 @@ TEST_F(review, remove_twice)
 struct race_writer {
 	pthread_t thread;
 	atomic_int *ready;
+	const char *uuid;
 	int fd;
 	int ret;
+	bool gone;	/* the mdev was gone when write() returned */
 };
 
 /* Spin until both writers are ready, so both enter write() together. */
@@ -300,6 +302,7 @@ static void *race_thread(void *arg)
 	while (atomic_load(w->ready) < 2)
 		;
 	w->ret = write(w->fd, "1", 1) < 0 ? -errno : 0;
+	w->gone = !mdev_exists(w->uuid);
 	return NULL;
 }
 
@@ -326,6 +329,7 @@ TEST_F_TIMEOUT(review, removing_race, 60)
 		snprintf(p, sizeof(p), MDEV_DEVS "/%s/remove", u);
 		for (i = 0; i < 2; i++) {
 			w[i].ready = &ready;
+			w[i].uuid = u;
 			w[i].fd = open(p, O_WRONLY);
 			ASSERT_GE(w[i].fd, 0);
 		}
@@ -337,8 +341,12 @@ TEST_F_TIMEOUT(review, removing_race, 60)
 			close(w[i].fd);
 		}
 		rounds++;
-		/* a success means the device is gone */
+		/* a success means the device is gone, already at its return */
 		EXPECT_FALSE(mdev_exists(u));
+		for (i = 0; i < 2; i++)
+			EXPECT_TRUE(w[i].ret || w[i].gone)
+				TH_LOG("round %d: writer %d succeeded before the mdev was gone",
+				       round, i);
 		if (!w[0].ret && !w[1].ret) {
 			both++;
 		} else {
