@@ -18,7 +18,6 @@
 #define VSG_SPLIT_C_OFF		144	/* sense, 96 bytes */
 #define VSG_SPLIT_HDR_OFF	128	/* second half of a split header */
 
-
 void vsg_lun(__u8 lun[8], unsigned int target, unsigned int lun_id)
 {
 	memset(lun, 0, 8);
