@@ -185,6 +185,7 @@ int vsg_vq_await(struct vsg_vq *vq, __u64 deadline_ms);
 int vsg_vq_last_look(struct vsg_vq *vq);
 int vsg_vq_kick(struct vsg_vq *vq);
 int vsg_vq_reap(struct vsg_vq *vq);
+unsigned int vsg_vq_unanswered(struct vsg_vq *vq);
 void vsg_vq_stats(struct vsg_vq *vq, struct vsg_vq_stats *st);
 __u64 vsg_vq_errors(struct vsg_vq *vq);
 int vsg_vq_wait_error(struct vsg_vq *vq, __u64 before, int timeout_ms);

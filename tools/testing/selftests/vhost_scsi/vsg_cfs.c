@@ -3,6 +3,7 @@
  * vsg_cfs - configfs setup of vhost targets without targetcli.  Names are
  * made unique per process so concurrent tests do not collide.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -208,35 +209,49 @@ int vsg_tpg_attr(struct vsg_target *t, const char *attr, const char *val)
 	return vsg_cfs_write(path, val);
 }
 
-int vsg_lun_link(struct vsg_target *t, unsigned int lun)
+/* Links backstore @bs as LUN @id (0..16383: any id LIO takes). */
+int vsg_lun_link_as(struct vsg_target *t, unsigned int bs, unsigned int id)
 {
 	char dir[256], link[300], dst[256];
 	char sub[32];
 
-	snprintf(sub, sizeof(sub), "lun/lun_%u", lun);
+	snprintf(sub, sizeof(sub), "lun/lun_%u", id);
 	vsg_tpg_path(dir, sizeof(dir), t, sub);
 	if (vsg_mkdir(dir))
 		return -errno;
 	snprintf(link, sizeof(link), "%s/vsg_port", dir);
-	vsg_bs_path(dst, sizeof(dst), t, lun, NULL);
+	vsg_bs_path(dst, sizeof(dst), t, bs, NULL);
 	if (symlink(dst, link))
 		return -errno;
-	t->linked[lun] = true;
 	return 0;
 }
 
-int vsg_lun_unlink(struct vsg_target *t, unsigned int lun)
+int vsg_lun_unlink_id(struct vsg_target *t, unsigned int id)
 {
 	char dir[256], link[300];
 	char sub[32];
 
-	snprintf(sub, sizeof(sub), "lun/lun_%u", lun);
+	snprintf(sub, sizeof(sub), "lun/lun_%u", id);
 	vsg_tpg_path(dir, sizeof(dir), t, sub);
 	snprintf(link, sizeof(link), "%s/vsg_port", dir);
 	if (unlink(link) && errno != ENOENT)
 		return -errno;
-	t->linked[lun] = false;
 	return vsg_rmdir(dir);
+}
+
+int vsg_lun_link(struct vsg_target *t, unsigned int lun)
+{
+	int ret = vsg_lun_link_as(t, lun, lun);
+
+	if (!ret)
+		t->linked[lun] = true;
+	return ret;
+}
+
+int vsg_lun_unlink(struct vsg_target *t, unsigned int lun)
+{
+	t->linked[lun] = false;
+	return vsg_lun_unlink_id(t, lun);
 }
 
 int vsg_target_setup(struct vsg_target *t, enum vsg_bs_kind kind,
@@ -257,20 +272,32 @@ int vsg_target_setup(struct vsg_target *t, enum vsg_bs_kind kind,
 	return ret;
 }
 
+/* Every LUN of the TPG, whatever its id. */
+static void vsg_unlink_all(struct vsg_target *t)
+{
+	struct dirent *de;
+	char path[256];
+	unsigned int id;
+	DIR *dir;
+
+	vsg_tpg_path(path, sizeof(path), t, "lun");
+	dir = opendir(path);
+	if (!dir)
+		return;
+	while ((de = readdir(dir)))
+		if (sscanf(de->d_name, "lun_%u", &id) == 1)
+			vsg_lun_unlink_id(t, id);
+	closedir(dir);
+	memset(t->linked, 0, sizeof(t->linked));
+}
+
 void vsg_target_teardown(struct vsg_target *t)
 {
 	char path[256];
 	unsigned int i;
 
-	for (i = 0; i < VSG_CFS_MAX_LUNS; i++) {
-		char sub[32];
-
-		snprintf(sub, sizeof(sub), "lun/lun_%u", i);
-		vsg_tpg_path(path, sizeof(path), t, sub);
-		if (!access(path, F_OK))
-			vsg_lun_unlink(t, i);
-	}
 	if (t->tpg_made) {
+		vsg_unlink_all(t);
 		vsg_tpg_path(path, sizeof(path), t, NULL);
 		vsg_rmdir(path);
 		snprintf(path, sizeof(path), VSG_CFS_ROOT "/vhost/%s", t->wwpn);

@@ -44,6 +44,8 @@ int vsg_tpg_create(struct vsg_target *t, unsigned int tpgt);
 int vsg_tpg_attr(struct vsg_target *t, const char *attr, const char *val);
 int vsg_lun_link(struct vsg_target *t, unsigned int lun);
 int vsg_lun_unlink(struct vsg_target *t, unsigned int lun);
+int vsg_lun_link_as(struct vsg_target *t, unsigned int bs, unsigned int id);
+int vsg_lun_unlink_id(struct vsg_target *t, unsigned int id);
 
 /* A TPG with @nr_luns LUNs (0..nr_luns-1) of @kind, @bytes each. */
 int vsg_target_setup(struct vsg_target *t, enum vsg_bs_kind kind,

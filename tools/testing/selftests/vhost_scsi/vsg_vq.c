@@ -249,6 +249,24 @@ int vsg_vq_reap(struct vsg_vq *vq)
 }
 
 /*
+ * Commands published on @vq that the device has not answered yet, as of
+ * now: those in flight less the answers already in the used ring.  Reaps
+ * nothing, so the caller still learns of those answers from the call
+ * eventfd (a missing signal still shows).
+ */
+unsigned int vsg_vq_unanswered(struct vsg_vq *vq)
+{
+	unsigned int inflight, used;
+
+	vsg_lock(vq);
+	used = (__u16)(__atomic_load_n(&vq->used->idx, __ATOMIC_ACQUIRE) -
+		       vq->last_used);
+	inflight = vq->st.inflight;
+	vsg_unlock(vq);
+	return used < inflight ? inflight - used : 0;
+}
+
+/*
  * The guest learns of answers from the call eventfd only: wait up to one
  * slice (or until @deadline) for a signal and reap after one.  The slice
  * only bounds how late a waiter notices an answer that another thread
