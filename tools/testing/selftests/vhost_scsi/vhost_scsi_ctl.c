@@ -353,6 +353,109 @@ TEST_F(ctl, no_events_without_hotplug)
 	EXPECT_EQ(-ETIMEDOUT, next_event(&self->e, &ev, 1000));
 }
 
+/* A LUN other than 0 that is gone: LOGICAL UNIT NOT SUPPORTED. */
+static void expect_no_lun(struct __test_metadata *_metadata,
+			  const struct vsg_scsi_res *r)
+{
+	if (r->response == VIRTIO_SCSI_S_OK) {
+		EXPECT_EQ(SAM_STAT_CHECK_CONDITION, r->status);
+		EXPECT_EQ(0x25, vsg_sense_asc(r));
+	} else {
+		EXPECT_EQ(VIRTIO_SCSI_S_INCORRECT_LUN, r->response);
+	}
+}
+
+/* A read or write of 8 blocks at LBA 0, past a unit attention or two. */
+static int rw_settled(struct vsg_vq *q, unsigned int lun, bool write,
+		      void *buf, struct vsg_scsi_res *r)
+{
+	int i, ret;
+
+	for (i = 0; i < 4; i++) {
+		ret = vsg_rw(q, 1, lun, write, false, 0, 8, buf, 4096, r);
+		if (ret || r->response != VIRTIO_SCSI_S_OK ||
+		    r->status != SAM_STAT_CHECK_CONDITION ||
+		    vsg_sense_key(r) != 6)
+			return ret;
+	}
+	return 0;
+}
+
+/*
+ * LUN ids across the whole table and both ways of addressing them: 8,
+ * 255, 256 and 16383 (the last id flat space addressing reaches) are
+ * linked while LUN 0 runs I/O.  Each is announced with its own id and
+ * reached by its own id (each backstore keeps its own data), and after
+ * its unlink it is announced gone and answers as a missing LUN.  LUN 0
+ * sees nothing but unit attentions for the changed LUN inventory.
+ */
+static const unsigned int far_ids[] = { 8, 255, 256, 16383 };
+
+TEST_F_TIMEOUT(ctl, lun_ids_under_io, 90)
+{
+	struct vsg_vq *q = self->e.q;
+	struct virtio_scsi_event ev;
+	struct vsg_scsi_res r;
+	struct vsg_worker w;
+	bool stop = false;
+	unsigned int i;
+	__u8 *buf;
+
+	buf = vsg_alloc(self->e.d, 4096, 4096);
+	ASSERT_NE(NULL, buf);
+	ASSERT_EQ(0, vsg_event_post(self->e.d, 16, VSG_EVT_SIZE));
+	memset(&w, 0, sizeof(w));
+	w.vq = vsg_io_vq(self->e.d, 1);
+	w.target = 1;
+	w.lba = 512;
+	w.blocks = 16;
+	w.max_ops = 100000;
+	w.deadline_ms = vsg_now_ms() + 60000;
+	w.write_verify = true;
+	w.stop = &stop;
+	ASSERT_EQ(0, vsg_worker_start(&w));
+
+	for (i = 0; i < ARRAY_SIZE(far_ids); i++) {
+		ASSERT_EQ(0, vsg_bs_create(&self->e.t, 1 + i, VSG_BS_RD,
+					   1 << 20));
+		ASSERT_EQ(0, vsg_lun_link_as(&self->e.t, 1 + i, far_ids[i]));
+		ASSERT_EQ(0, next_event(&self->e, &ev, 5000));
+		EXPECT_EQ(VIRTIO_SCSI_EVT_RESET_RESCAN, ev.reason);
+		EXPECT_EQ(far_ids[i], ev_lun(&ev));
+	}
+	/* every LUN keeps its own data: write them all, then read back */
+	for (i = 0; i < ARRAY_SIZE(far_ids); i++) {
+		vsg_fill(buf, 4096, far_ids[i]);
+		ASSERT_EQ(0, rw_settled(q, far_ids[i], true, buf, &r));
+		EXPECT_EQ(SAM_STAT_GOOD, r.status) TH_LOG("LUN %u", far_ids[i]);
+	}
+	for (i = 0; i < ARRAY_SIZE(far_ids); i++) {
+		memset(buf, 0, 4096);
+		ASSERT_EQ(0, rw_settled(q, far_ids[i], false, buf, &r));
+		EXPECT_EQ(SAM_STAT_GOOD, r.status) TH_LOG("LUN %u", far_ids[i]);
+		EXPECT_EQ(-1, vsg_check(buf, 4096, far_ids[i]))
+			TH_LOG("LUN %u returned another LUN's data", far_ids[i]);
+	}
+	for (i = 0; i < ARRAY_SIZE(far_ids); i++) {
+		ASSERT_EQ(0, vsg_lun_unlink_id(&self->e.t, far_ids[i]));
+		ASSERT_EQ(0, next_event(&self->e, &ev, 5000));
+		EXPECT_EQ(VIRTIO_SCSI_EVT_RESET_REMOVED, ev.reason);
+		EXPECT_EQ(far_ids[i], ev_lun(&ev));
+		ASSERT_EQ(0, vsg_tur(q, 1, far_ids[i], &r));
+		expect_no_lun(_metadata, &r);
+	}
+	__atomic_store_n(&stop, true, __ATOMIC_RELAXED);
+	vsg_worker_join(&w);
+	EXPECT_EQ(w.ops, w.good + w.unit_attention)
+		TH_LOG("LUN 0: cc %u bt %u il %u other %u", w.check_cond,
+		       w.bad_target, w.incorrect_lun, w.other_resp);
+	EXPECT_EQ(0, w.timeouts);
+	EXPECT_EQ(0, w.errors);
+	EXPECT_EQ(0, w.mismatches);
+	EXPECT_EQ(0, w.multi_complete);
+	EXPECT_GT(w.good, 0);
+}
+
 /*
  * TMFs with commands in flight.  The LUN is an iblock backstore on a
  * null_blk device in timer mode that completes every I/O after SLOW_MS,
@@ -523,14 +626,9 @@ static void slow_submit(struct __test_metadata *_metadata,
 	}
 	/* the device takes them all; null_blk completes none yet */
 	usleep(200000);
-	for (q = 0; q < SLOW_QUEUES; q++) {
-		struct vsg_vq_stats st;
-
-		vsg_vq_reap(vsg_io_vq(self->e.d, q));
-		vsg_vq_stats(vsg_io_vq(self->e.d, q), &st);
-		ASSERT_EQ(SLOW_CMDS, st.inflight)
-			TH_LOG("queue %u: commands done before the TMF", q);
-	}
+	for (q = 0; q < SLOW_QUEUES; q++)
+		ASSERT_EQ(SLOW_CMDS, vsg_vq_unanswered(vsg_io_vq(self->e.d, q)))
+			TH_LOG("queue %u: commands answered too early", q);
 }
 
 static void slow_classify(struct slow_count *n, struct vsg_cmd *c)
@@ -584,17 +682,16 @@ static void slow_collect(struct __test_metadata *_metadata,
 	       n->unit_attention);
 }
 
-/* Commands of ours the device has not answered yet, over all queues. */
+/*
+ * Commands of ours the device has not answered yet, over all queues, as
+ * of now (their answers are still learnt of from the call eventfds).
+ */
 static unsigned int slow_pending(struct slow *self)
 {
-	struct vsg_vq_stats st;
 	unsigned int q, n = 0;
 
-	for (q = 0; q < SLOW_QUEUES; q++) {
-		vsg_vq_reap(vsg_io_vq(self->e.d, q));
-		vsg_vq_stats(vsg_io_vq(self->e.d, q), &st);
-		n += st.inflight;
-	}
+	for (q = 0; q < SLOW_QUEUES; q++)
+		n += vsg_vq_unanswered(vsg_io_vq(self->e.d, q));
 	return n;
 }
 
@@ -696,6 +793,211 @@ TEST_F_TIMEOUT(slow, abort_task_in_flight, 60)
 	}
 	slow_collect(_metadata, &self->s, &n);
 	EXPECT_EQ(SLOW_QUEUES * SLOW_CMDS - tmf_done(resp), n.good);
+}
+
+/*
+ * LUN 0 is gone: LIO answers INQUIRY for it with peripheral qualifier 1
+ * and no device type (0x3f).  Other commands to an unmapped LUN 0 reach
+ * LIO's virtual LUN 0 on 6.1 (TEST UNIT READY gets GOOD there), and LUN
+ * NOT SUPPORTED with ours, so INQUIRY is what both must answer alike.
+ */
+static void expect_lun0_gone(struct __test_metadata *_metadata,
+			     struct slow *self)
+{
+	struct vsg_scsi_res r;
+
+	memset(self->buf, 0xa5, 96);
+	ASSERT_EQ(0, vsg_inquiry(self->e.q, 1, 0, self->buf, 96, &r));
+	EXPECT_EQ(VIRTIO_SCSI_S_OK, r.response);
+	EXPECT_EQ(SAM_STAT_GOOD, r.status);
+	EXPECT_EQ(0x3f, self->buf[0]) TH_LOG("INQUIRY of the unlinked LUN 0");
+}
+
+/*
+ * Unlink, CLEAR_ENDPOINT and close with every queued command in flight on
+ * the slow LUN: each call must return only once all of them have been
+ * answered, that is with their used entries in the rings at the moment it
+ * returns (looked at without reaping, so the answers must still be
+ * signalled), each exactly once; and the device must answer the next
+ * request right.  The timestamps (from the submission) are logged.
+ */
+#define SLOW_TOTAL	(SLOW_QUEUES * SLOW_CMDS)
+
+typedef int (*slow_op_t)(struct slow *s);
+
+static int slow_unlink(struct slow *s)
+{
+	return vsg_lun_unlink(&s->e.t, 0);
+}
+
+static int slow_clear(struct slow *s)
+{
+	return vsg_clear_endpoint(s->e.d, s->e.t.wwpn);
+}
+
+static int slow_close(struct slow *s)
+{
+	int ret = close(s->e.d->fd) ? -errno : 0;
+
+	s->e.d->fd = -1;
+	return ret;
+}
+
+/*
+ * Runs @op with every command in flight, checks that none is unanswered
+ * when it returns; returns @op's duration in ms.
+ */
+static __u64 slow_drained_by(struct __test_metadata *_metadata,
+			     struct slow *self, const char *what, slow_op_t op)
+{
+	unsigned int at_call, at_return;
+	__u64 t_sub, t0, t1;
+
+	t_sub = vsg_now_ms();
+	slow_submit(_metadata, self);
+	at_call = slow_pending(self);
+	t0 = vsg_now_ms();
+	EXPECT_EQ(0, op(self)) TH_LOG("%s", what);
+	t1 = vsg_now_ms();
+	at_return = slow_pending(self);
+	TH_LOG("%s: called at +%llu ms, %u of %u in flight (%u ms each)",
+	       what, (unsigned long long)(t0 - t_sub), at_call, SLOW_TOTAL,
+	       SLOW_MS);
+	TH_LOG("%s: returned at +%llu ms, %u unanswered", what,
+	       (unsigned long long)(t1 - t_sub), at_return);
+	EXPECT_EQ(SLOW_TOTAL, at_call);
+	EXPECT_EQ(0, at_return)
+		TH_LOG("%s returned before every command was answered", what);
+	return t1 - t0;
+}
+
+/* Every command answered GOOD (the backend finished them), exactly once. */
+static void slow_all_good(struct __test_metadata *_metadata,
+			  struct slow *self)
+{
+	struct slow_count n;
+
+	slow_collect(_metadata, self, &n);
+	EXPECT_EQ(SLOW_TOTAL, n.good);
+}
+
+TEST_F_TIMEOUT(slow, unlink_in_flight, 60)
+{
+	if (!slow_ready(_metadata, &self->s))
+		return;
+	slow_drained_by(_metadata, &self->s, "unlink", slow_unlink);
+	slow_all_good(_metadata, &self->s);
+	expect_lun0_gone(_metadata, &self->s);
+}
+
+/*
+ * After CLEAR_ENDPOINT a request waits unanswered; SET_ENDPOINT serves it
+ * without a further kick from the guest.
+ */
+TEST_F_TIMEOUT(slow, clear_endpoint_in_flight, 60)
+{
+	struct vsg_vq *q = self->s.e.q;
+	__u8 tur[6] = { 0 };
+	struct vsg_scsi_res r;
+	struct vsg_cmd *c;
+
+	if (!slow_ready(_metadata, &self->s))
+		return;
+	slow_drained_by(_metadata, &self->s, "CLEAR_ENDPOINT", slow_clear);
+	slow_all_good(_metadata, &self->s);
+
+	c = vsg_cmd_get(q);
+	ASSERT_NE(NULL, c);
+	vsg_scsi_prep(c, 1, 0, tur, sizeof(tur));
+	memset(c->resp, 0xa5, VSG_HDR_AREA);
+	ASSERT_EQ(0, vsg_scsi_submit(c, false, NULL, 0, 0));
+	EXPECT_EQ(-ETIMEDOUT, vsg_cmd_wait(c, 500))
+		TH_LOG("answered with no endpoint set");
+	ASSERT_EQ(0, vsg_set_endpoint(self->s.e.d, self->s.e.t.wwpn));
+	ASSERT_EQ(0, vsg_cmd_wait(c, VSG_CMD_TIMEOUT_MS))
+		TH_LOG("a request queued while cleared is not served");
+	vsg_scsi_result(c, &r);
+	EXPECT_EQ(VIRTIO_SCSI_S_OK, r.response);
+	EXPECT_TRUE(r.status == SAM_STAT_GOOD || vsg_sense_key(&r) == 6)
+		TH_LOG("status %u sense key %d", r.status, vsg_sense_key(&r));
+	vsg_cmd_put(c);
+	EXPECT_EQ(0, tur_settles(q));
+}
+
+/*
+ * close() of /dev/vhost-scsi: the answers are in the rings when it
+ * returns.  The device is gone, so nothing can signal them any more: they
+ * are reaped from the rings.  A new device on the same target works.
+ */
+TEST_F_TIMEOUT(slow, close_in_flight, 60)
+{
+	struct vsg_opts o = { .nr_io = 1 };
+	struct vsg_dev *d;
+	unsigned int q;
+
+	if (!slow_ready(_metadata, &self->s))
+		return;
+	slow_drained_by(_metadata, &self->s, "close", slow_close);
+	for (q = 0; q < SLOW_QUEUES; q++)
+		vsg_vq_reap(vsg_io_vq(self->s.e.d, q));
+	slow_all_good(_metadata, &self->s);
+
+	ASSERT_EQ(0, vsg_open(&o, &d));
+	EXPECT_EQ(0, vsg_set_endpoint(d, self->s.e.t.wwpn));
+	EXPECT_EQ(0, tur_settles(vsg_io_vq(d, 0)));
+	EXPECT_EQ(0, vsg_clear_endpoint(d, self->s.e.t.wwpn));
+	vsg_close(d);
+}
+
+/*
+ * A LUN RESET in flight (it waits for the slow commands) when the LUN is
+ * unlinked: unlink returns only once the TMF and every command have been
+ * answered.  The TMF is given 300 ms to reach the device first.
+ */
+TEST_F_TIMEOUT(slow, unlink_with_tmf_in_flight, 60)
+{
+	struct vsg_vq *ctl = &self->s.e.d->vqs[VSG_VQ_CTL];
+	struct virtio_scsi_ctrl_tmf_req *req;
+	struct slow_count n;
+	struct vsg_seg seg[2];
+	struct vsg_cmd *c;
+	__u8 resp;
+
+	if (!slow_ready(_metadata, &self->s))
+		return;
+	slow_submit(_metadata, &self->s);
+	c = vsg_cmd_get(ctl);
+	ASSERT_NE(NULL, c);
+	req = c->req;
+	memset(req, 0, sizeof(*req));
+	req->type = VIRTIO_SCSI_T_TMF;
+	req->subtype = VIRTIO_SCSI_T_TMF_LOGICAL_UNIT_RESET;
+	vsg_lun(req->lun, 1, 0);
+	memset(c->resp, 0xa5, VSG_HDR_AREA);
+	seg[0] = (struct vsg_seg){ .addr = (uintptr_t)req,
+				   .len = sizeof(*req) };
+	seg[1] = (struct vsg_seg){ .addr = (uintptr_t)c->resp,
+				   .len = sizeof(struct virtio_scsi_ctrl_tmf_resp),
+				   .flags = VRING_DESC_F_WRITE };
+	ASSERT_EQ(0, vsg_cmd_submit(c, seg, 2, 0));
+	usleep(300000);
+	ASSERT_EQ(1, vsg_vq_unanswered(ctl))
+		TH_LOG("the LUN RESET was answered before its commands");
+	EXPECT_LE(1, slow_pending(&self->s));
+
+	ASSERT_EQ(0, vsg_lun_unlink(&self->s.e.t, 0));
+	EXPECT_EQ(0, vsg_vq_unanswered(ctl))
+		TH_LOG("unlink returned before the TMF was answered");
+	EXPECT_EQ(0, slow_pending(&self->s))
+		TH_LOG("unlink returned before every command was answered");
+
+	ASSERT_EQ(0, vsg_cmd_wait(c, TMF_TIMEOUT_MS));
+	resp = ((struct virtio_scsi_ctrl_tmf_resp *)c->resp)->response;
+	EXPECT_TRUE(tmf_done(resp)) TH_LOG("LUN RESET response %u", resp);
+	EXPECT_EQ(1, c->completions);
+	vsg_cmd_put(c);
+	slow_collect(_metadata, &self->s, &n);
+	expect_lun0_gone(_metadata, &self->s);
 }
 
 TEST_HARNESS_MAIN
