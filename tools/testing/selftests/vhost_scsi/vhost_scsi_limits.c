@@ -4,6 +4,8 @@
  * and charged to the owner's memory cgroup, and pressure is answered with
  * TASK SET FULL, which the guest retries, never with a failure.
  */
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -308,6 +310,209 @@ TEST_F_TIMEOUT(memcg, bounce_flood, 180)
 		TH_LOG("bounce pages are not charged to the owner's cgroup");
 	/* bounded: the budget of each queue, plus 8 MiB of slack */
 	EXPECT_GE(FLOOD_QUEUES * budget_kb + 8192, (peak - base) >> 10);
+}
+
+/*
+ * Failing allocations on the request and TMF paths.  failslab and
+ * fail_page_alloc fail every allocation of the device's vhost worker
+ * thread (task-filter and /proc/PID/make-it-fail), which is where the
+ * request and control handlers run; nothing else is made to fail.
+ */
+#define DEBUGFS		"/sys/kernel/debug"
+#define FAIL_TIMES	"1000"
+
+/*
+ * In this order: the task filter first and the probabilities last, so
+ * that no task but the worker ever sees a failure; they are restored in
+ * the reverse order.
+ */
+static const struct {
+	const char *file;	/* below DEBUGFS */
+	const char *val;
+} fault_settings[] = {
+	{ "failslab/task-filter", "Y" },
+	{ "fail_page_alloc/task-filter", "Y" },
+	{ "failslab/verbose", "0" },
+	{ "fail_page_alloc/verbose", "0" },
+	{ "failslab/ignore-gfp-wait", "N" },
+	{ "fail_page_alloc/ignore-gfp-wait", "N" },
+	{ "fail_page_alloc/min-order", "0" },
+	{ "failslab/space", "0" },
+	{ "failslab/interval", "1" },
+	{ "fail_page_alloc/interval", "1" },
+	{ "failslab/times", FAIL_TIMES },
+	{ "fail_page_alloc/times", FAIL_TIMES },
+	{ "failslab/probability", "100" },
+	{ "fail_page_alloc/probability", "100" },
+};
+
+FIXTURE(fail) {
+	struct vsg_env e;
+	char old[ARRAY_SIZE(fault_settings)][32];
+	unsigned int nr_set;	/* settings made, to restore */
+	pid_t worker;
+};
+
+static int dbg_path(char *path, size_t len, const char *file)
+{
+	return snprintf(path, len, DEBUGFS "/%s", file);
+}
+
+/* The device's vhost worker: 6.1 names it vhost-<owner pid>. */
+static pid_t vhost_worker_pid(void)
+{
+	char want[32], path[300], comm[32];
+	struct dirent *de;
+	pid_t pid = 0;
+	DIR *dir;
+
+	snprintf(want, sizeof(want), "vhost-%d\n", getpid());
+	dir = opendir("/proc");
+	if (!dir)
+		return 0;
+	while (!pid && (de = readdir(dir))) {
+		if (!isdigit(de->d_name[0]))
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/comm", de->d_name);
+		if (!vsg_cfs_read(path, comm, sizeof(comm)) &&
+		    !strcmp(comm, want))
+			pid = atoi(de->d_name);
+	}
+	closedir(dir);
+	return pid;
+}
+
+static int make_it_fail(pid_t pid, bool on)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/make-it-fail", pid);
+	return vsg_cfs_write(path, on ? "1" : "0");
+}
+
+static long long fail_times(const char *what)
+{
+	char path[96], val[32];
+
+	snprintf(path, sizeof(path), DEBUGFS "/%s/times", what);
+	if (vsg_cfs_read(path, val, sizeof(val)))
+		return -1;
+	return atoll(val);
+}
+
+FIXTURE_SETUP(fail)
+{
+	struct vsg_opts o = { .nr_io = 1 };
+	char path[96];
+	unsigned int i;
+	int ret;
+
+	self->nr_set = 0;
+	self->worker = 0;
+	if (access(DEBUGFS "/failslab", F_OK))
+		mount("none", DEBUGFS, "debugfs", 0, NULL);
+	if (access(DEBUGFS "/failslab", F_OK) ||
+	    access(DEBUGFS "/fail_page_alloc", F_OK))
+		SKIP(return,
+		     "kernel without CONFIG_FAILSLAB and CONFIG_FAIL_PAGE_ALLOC (the debug tier runs this)");
+	for (i = 0; i < ARRAY_SIZE(fault_settings); i++) {
+		dbg_path(path, sizeof(path), fault_settings[i].file);
+		ASSERT_EQ(0, vsg_cfs_read(path, self->old[i],
+					  sizeof(self->old[i])))
+			TH_LOG("%s", path);
+		self->old[i][strcspn(self->old[i], "\n")] = '\0';
+		self->nr_set++;
+		ASSERT_EQ(0, vsg_cfs_write(path, fault_settings[i].val))
+			TH_LOG("%s = %s", path, fault_settings[i].val);
+	}
+	ret = vsg_env_setup(&self->e, VSG_BS_RD, 1, &o);
+	ASSERT_EQ(0, ret) TH_LOG("%s", self->e.why);
+	self->worker = vhost_worker_pid();
+	ASSERT_NE(0, self->worker) TH_LOG("no vhost-%d thread", getpid());
+}
+
+FIXTURE_TEARDOWN(fail)
+{
+	char path[96];
+	unsigned int i;
+
+	if (self->worker)
+		make_it_fail(self->worker, false);
+	if (self->e.d)
+		vsg_env_teardown(&self->e);
+	for (i = self->nr_set; i--; ) {
+		dbg_path(path, sizeof(path), fault_settings[i].file);
+		vsg_cfs_write(path, self->old[i]);
+	}
+}
+
+/* A 256 KiB READ: more pages than the inline scatterlist holds. */
+static int big_read(struct vsg_env *e, __u8 *buf, struct vsg_scsi_res *r)
+{
+	return vsg_rw(e->q, 1, 0, false, false, 0, (256 << 10) / VSG_BLOCK,
+		      buf, 256 << 10, r);
+}
+
+/*
+ * With every allocation of the worker failing, a misaligned READ (bounce
+ * pages) and a 256 KiB READ (a scatterlist beyond the inline one) are
+ * answered TASK SET FULL with the whole transfer as residual, and an
+ * ABORT TASK SET is answered BUSY: answers a guest retries, not failures.
+ * With the failures off again, the same requests succeed.
+ */
+TEST_F(fail, request_path_retryable)
+{
+	const size_t len = 64 << 10;
+	long long slab0, page0;
+	struct vsg_cmd *c = NULL;
+	struct vsg_scsi_res r;
+	struct tally t = { 0 };
+	bool full;
+	__u8 resp;
+	__u8 *buf;
+
+	buf = vsg_alloc(self->e.d, (256 << 10) + 4096, 4096);
+	ASSERT_NE(NULL, buf);
+	memset(buf, 0, (256 << 10) + 4096);	/* no fault in the worker */
+	slab0 = fail_times("failslab");
+	page0 = fail_times("fail_page_alloc");
+	ASSERT_EQ(0, make_it_fail(self->worker, true));
+
+	ASSERT_EQ(0, submit_reads(self->e.q, &c, 1, buf, len));
+	tally_reads(&c, 1, len, &t, &full);
+	EXPECT_EQ(1, t.full) TH_LOG("misaligned READ: %u good %u other %u lost",
+				    t.good, t.other, t.lost);
+	ASSERT_EQ(0, big_read(&self->e, buf, &r));
+	EXPECT_EQ(VIRTIO_SCSI_S_OK, r.response);
+	EXPECT_EQ(SAM_STAT_TASK_SET_FULL, r.status);
+	EXPECT_EQ(256 << 10, r.resid);
+	resp = 0xff;
+	ASSERT_EQ(0, vsg_tmf(self->e.d, VIRTIO_SCSI_T_TMF_ABORT_TASK_SET, 1, 0,
+			     0, &resp, VSG_CMD_TIMEOUT_MS));
+	EXPECT_EQ(VIRTIO_SCSI_S_BUSY, resp);
+
+	ASSERT_EQ(0, make_it_fail(self->worker, false));
+	TH_LOG("failures injected: %lld slab, %lld page",
+	       slab0 - fail_times("failslab"),
+	       page0 - fail_times("fail_page_alloc"));
+	EXPECT_LT(fail_times("failslab"), slab0);
+	EXPECT_LT(fail_times("fail_page_alloc"), page0);
+
+	/* the guest retries: each is served */
+	memset(&t, 0, sizeof(t));
+	ASSERT_EQ(0, submit_reads(self->e.q, &c, 1, buf, len));
+	tally_reads(&c, 1, len, &t, &full);
+	EXPECT_EQ(1, t.good);
+	ASSERT_EQ(0, big_read(&self->e, buf, &r));
+	EXPECT_EQ(VIRTIO_SCSI_S_OK, r.response);
+	EXPECT_EQ(SAM_STAT_GOOD, r.status);
+	resp = 0xff;
+	ASSERT_EQ(0, vsg_tmf(self->e.d, VIRTIO_SCSI_T_TMF_ABORT_TASK_SET, 1, 0,
+			     0, &resp, VSG_CMD_TIMEOUT_MS));
+	EXPECT_TRUE(resp == VIRTIO_SCSI_S_OK ||
+		    resp == VIRTIO_SCSI_S_FUNCTION_SUCCEEDED)
+		TH_LOG("response %u", resp);
+	vsg_cmd_put(c);
 }
 
 TEST_HARNESS_MAIN
