@@ -471,6 +471,8 @@ TEST_F(fail, request_path_retryable)
 	__u8 resp;
 	__u8 *buf;
 
+	if (_metadata->skip)	/* 6.1's harness runs the test after a setup SKIP */
+		return;
 	buf = vsg_alloc(self->e.d, (256 << 10) + 4096, 4096);
 	ASSERT_NE(NULL, buf);
 	memset(buf, 0, (256 << 10) + 4096);	/* no fault in the worker */
