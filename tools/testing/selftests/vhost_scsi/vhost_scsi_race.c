@@ -6,6 +6,8 @@
  * Loops are bounded by time and by count.
  */
 #include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -173,41 +175,91 @@ TEST_F_TIMEOUT(race, close_with_commands_in_flight, 60)
 }
 
 /*
- * LUN resets while the LUN is unlinked and relinked.  Debian's module
- * frees the wrong preallocated TMF here, so not run against stock.
+ * Without waiting: the pending signal of @c's queue (consumed), and
+ * whether @c is in the used ring.
+ */
+static bool answered_now(struct vsg_cmd *c, bool *signalled)
+{
+	struct pollfd p = { .fd = c->vq->call_fd, .events = POLLIN };
+	__u64 v;
+	bool done;
+
+	if (poll(&p, 1, 0) > 0 &&
+	    read(c->vq->call_fd, &v, sizeof(v)) == sizeof(v))
+		*signalled = true;
+	vsg_vq_reap(c->vq);
+	pthread_mutex_lock(&c->vq->lock);
+	done = c->state == VSG_CMD_DONE;
+	pthread_mutex_unlock(&c->vq->lock);
+	return done;
+}
+
+/*
+ * LUN resets while the LUN is unlinked and relinked.  Unlink returns only
+ * once every TMF that found the LUN is answered: when vsg_lun_unlink()
+ * returns, such a TMF (answered anything but INCORRECT_LUN) must already
+ * be in the used ring, signalled.  A TMF that came after the unpublish
+ * answers INCORRECT_LUN, whenever.  Debian's module frees the wrong
+ * preallocated TMF here, so not run against stock.
  */
 TEST_F_TIMEOUT(race, tmf_vs_lun_unlink, 100)
 {
-	unsigned int i, answered = 0, sent = 0;
+	struct vsg_vq *cq = &self->e.d->vqs[VSG_VQ_CTL];
+	unsigned int i, sent = 0, found = 0, raced = 0, late = 0;
+	unsigned int seed = getpid();
+	bool before, after, sig;
 	__u8 resp;
-	__u64 end;
+	__u64 v, end;
 
 	if (vsg_flavour_stock() && !getenv("VSG_STOCK_UNSAFE"))
 		SKIP(return, "stock frees the wrong TMF entry (6.1 defect)");
 	end = vsg_now_ms() + 10000;
-	for (i = 0; i < 40 && vsg_now_ms() < end; i++) {
-		struct vsg_cmd *c = vsg_cmd_get(&self->e.d->vqs[VSG_VQ_CTL]);
-		struct virtio_scsi_ctrl_tmf_req *r = c->req;
-		struct vsg_seg s[2] = {
-			{ .addr = (uintptr_t)r, .len = sizeof(*r) },
-			{ .addr = (uintptr_t)c->resp, .len = 1,
-			  .flags = VRING_DESC_F_WRITE },
-		};
+	for (i = 0; i < 100 && vsg_now_ms() < end; i++) {
+		struct vsg_cmd *c = vsg_cmd_get(cq);
+		struct virtio_scsi_ctrl_tmf_req *r;
+		struct vsg_seg s[2];
 
+		ASSERT_NE(NULL, c);
+		r = c->req;
+		s[0] = (struct vsg_seg){ .addr = (uintptr_t)r, .len = sizeof(*r) };
+		s[1] = (struct vsg_seg){ .addr = (uintptr_t)c->resp, .len = 1,
+					 .flags = VRING_DESC_F_WRITE };
 		memset(r, 0, sizeof(*r));
 		r->type = VIRTIO_SCSI_T_TMF;
 		r->subtype = VIRTIO_SCSI_T_TMF_LOGICAL_UNIT_RESET;
 		vsg_lun(r->lun, 1, 1);
+		memset(c->resp, 0xa5, VSG_HDR_AREA);
+		/* a stale signal would pass for this TMF's */
+		while (read(cq->call_fd, &v, sizeof(v)) == sizeof(v))
+			;
 		ASSERT_EQ(0, vsg_cmd_submit(c, s, 2, 0));
 		sent++;
+		/* spread the unlink over the TMF's life */
+		usleep(rand_r(&seed) % 400);
+		sig = false;
+		before = answered_now(c, &sig);
 		ASSERT_EQ(0, vsg_lun_unlink(&self->e.t, 1));
+		after = answered_now(c, &sig);
 		ASSERT_EQ(0, vsg_cmd_wait(c, 10000));
 		resp = *(__u8 *)c->resp;
-		answered += resp != 0xa5;
+		EXPECT_NE(0xa5, resp) TH_LOG("TMF %u: answered, no response", i);
+		if (resp != 0xa5 && resp != VIRTIO_SCSI_S_INCORRECT_LUN) {
+			found++;
+			raced += !before;
+			if (!after || !sig) {
+				late++;
+				TH_LOG("TMF %u (response %u) found the LUN: %s",
+				       i, resp, after ?
+				       "not signalled when unlink returned" :
+				       "not in the used ring when unlink returned");
+			}
+		}
 		vsg_cmd_put(c);
 		ASSERT_EQ(0, vsg_lun_link(&self->e.t, 1));
 	}
-	EXPECT_EQ(sent, answered);
+	EXPECT_EQ(0, late);
+	TH_LOG("%u TMFs: %u found the LUN, %u of them still unanswered when unlink began",
+	       sent, found, raced);
 	ASSERT_EQ(0, vsg_tmf(self->e.d, VIRTIO_SCSI_T_TMF_LOGICAL_UNIT_RESET,
 			     1, 1, 0, &resp, 10000));
 }
