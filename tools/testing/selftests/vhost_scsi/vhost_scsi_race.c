@@ -123,34 +123,103 @@ TEST_F_TIMEOUT(race, io_vs_lun_unlink_relink, 100)
 	       w[0].ops + w[1].ops, w[0].good + w[1].good, w[2].ops);
 }
 
-/* CLEAR_ENDPOINT/SET_ENDPOINT under I/O: no command lost or doubled. */
+/* A queue's counters as the workers left them, without reaping. */
+static void vq_peek(struct vsg_vq *vq, struct vsg_vq_stats *st)
+{
+	pthread_mutex_lock(&vq->lock);
+	*st = vq->st;
+	pthread_mutex_unlock(&vq->lock);
+}
+
+/* Requests published that the device has not put in the used ring. */
+static __u16 vq_unanswered(struct vsg_vq *vq)
+{
+	__u16 n;
+
+	pthread_mutex_lock(&vq->lock);
+	n = vq->avail_idx - __atomic_load_n(&vq->used->idx, __ATOMIC_ACQUIRE);
+	pthread_mutex_unlock(&vq->lock);
+	return n;
+}
+
+/*
+ * CLEAR_ENDPOINT/SET_ENDPOINT under I/O: no command lost or doubled.  In
+ * every round each worker queues a request while no endpoint is set (its
+ * kick finds no backend), and nothing here kicks after SET_ENDPOINT:
+ * serving those requests is the driver's job (vhs_set_endpoint polls every
+ * queue), so each must be answered, once, without a further kick.
+ */
 TEST_F_TIMEOUT(race, io_vs_clear_endpoint, 100)
 {
-	struct vsg_worker w[2];
-	unsigned int i, round;
+	struct vsg_vq_stats st;
+	struct vsg_worker w[NR_Q];
+	__u64 queued[NR_Q], end, t;
+	unsigned int i, round, waiting;
 	bool stop = false;
+	int ret;
 
-	worker_init(&w[0], &self->e, 0, 0, 0, 8000, &stop);
-	worker_init(&w[1], &self->e, 1, 0, 512, 8000, &stop);
-	for (i = 0; i < 2; i++)
+	worker_init(&w[0], &self->e, 0, 0, 0, 60000, &stop);
+	worker_init(&w[1], &self->e, 1, 0, 512, 60000, &stop);
+	for (i = 0; i < NR_Q; i++)
 		ASSERT_EQ(0, vsg_worker_start(&w[i]));
-	for (round = 0; round < 3; round++) {
-		usleep(700000);
-		ASSERT_EQ(0, vsg_clear_endpoint(self->e.d, self->e.t.wwpn));
-		usleep(300000);
-		ASSERT_EQ(0, vsg_set_endpoint(self->e.d, self->e.t.wwpn));
-		for (i = 0; i < NR_Q; i++)
-			vsg_vq_kick(vsg_io_vq(self->e.d, i));
+	end = vsg_now_ms() + 10000;
+	for (round = 0; round < 12 && vsg_now_ms() < end; round++) {
+		usleep(200000);
+		ret = vsg_clear_endpoint(self->e.d, self->e.t.wwpn);
+		EXPECT_EQ(0, ret);
+		if (ret)
+			break;
+		/*
+		 * Whatever found the endpoint is answered now; each worker
+		 * has (or soon submits and kicks) a request that did not.
+		 */
+		t = vsg_now_ms() + 5000;
+		do {
+			usleep(1000);
+			for (i = 0, waiting = 0; i < NR_Q; i++)
+				waiting += !vq_unanswered(vsg_io_vq(self->e.d, i));
+		} while (waiting && vsg_now_ms() < t);
+		usleep(20000);
+		ret = vsg_set_endpoint(self->e.d, self->e.t.wwpn);
+		EXPECT_EQ(0, ret);
+		if (ret)
+			break;
+		EXPECT_EQ(0, waiting)
+			TH_LOG("round %u: %u queue(s) had no request waiting",
+			       round, waiting);
+		if (waiting)
+			break;
+		/* No kick from here on: SET_ENDPOINT must serve them. */
+		for (i = 0; i < NR_Q; i++) {
+			vq_peek(vsg_io_vq(self->e.d, i), &st);
+			queued[i] = st.submitted;
+		}
+		t = vsg_now_ms() + 5000;
+		do {
+			usleep(1000);
+			for (i = 0, waiting = 0; i < NR_Q; i++) {
+				vq_peek(vsg_io_vq(self->e.d, i), &st);
+				waiting += st.completed < queued[i];
+			}
+		} while (waiting && vsg_now_ms() < t);
+		EXPECT_EQ(0, waiting)
+			TH_LOG("round %u: %u request(s) queued while cleared: %s",
+			       round, waiting,
+			       "unanswered 5 s after SET_ENDPOINT");
+		if (waiting)
+			break;
 	}
-	for (i = 0; i < 2; i++)
+	__atomic_store_n(&stop, true, __ATOMIC_RELAXED);
+	for (i = 0; i < NR_Q; i++)
 		vsg_worker_join(&w[i]);
-	check_exactly_once(_metadata, &self->e, w, 2);
-	for (i = 0; i < 2; i++) {
+	check_exactly_once(_metadata, &self->e, w, NR_Q);
+	for (i = 0; i < NR_Q; i++) {
 		EXPECT_EQ(w[i].ops, w[i].good + w[i].unit_attention)
 			TH_LOG("worker %u: cc %u bt %u il %u other %u", i,
 			       w[i].check_cond, w[i].bad_target,
 			       w[i].incorrect_lun, w[i].other_resp);
 	}
+	TH_LOG("%u rounds, ops %u + %u", round, w[0].ops, w[1].ops);
 }
 
 /* Closing the device with commands in flight returns promptly. */
