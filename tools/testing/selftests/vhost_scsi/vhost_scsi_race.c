@@ -138,17 +138,6 @@ static void vq_peek(struct vsg_vq *vq, struct vsg_vq_stats *st)
 	pthread_mutex_unlock(&vq->lock);
 }
 
-/* Requests published that the device has not put in the used ring. */
-static __u16 vq_unanswered(struct vsg_vq *vq)
-{
-	__u16 n;
-
-	pthread_mutex_lock(&vq->lock);
-	n = vq->avail_idx - __atomic_load_n(&vq->used->idx, __ATOMIC_ACQUIRE);
-	pthread_mutex_unlock(&vq->lock);
-	return n;
-}
-
 /*
  * CLEAR_ENDPOINT/SET_ENDPOINT under I/O: no command lost or doubled.  In
  * every round each worker queues a request while no endpoint is set (its
@@ -184,7 +173,7 @@ TEST_F_TIMEOUT(race, io_vs_clear_endpoint, 100)
 		do {
 			usleep(1000);
 			for (i = 0, waiting = 0; i < NR_Q; i++)
-				waiting += !vq_unanswered(vsg_io_vq(self->e.d, i));
+				waiting += !vsg_vq_unanswered(vsg_io_vq(self->e.d, i));
 		} while (waiting && vsg_now_ms() < t);
 		usleep(20000);
 		ret = vsg_set_endpoint(self->e.d, self->e.t.wwpn);
