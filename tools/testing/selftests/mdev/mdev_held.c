@@ -14,16 +14,18 @@
  *    pin kernfs nodes, not the kobjects, so they outlive the unbind, the
  *    parent module and the core module.
  *
- * What keeps the core's memory alive after the parent module is gone is
- * the kernel's own references: on the debug kernel
- * (CONFIG_DEBUG_KOBJECT_RELEASE) every kobject release comes 1-4 s late,
- * so the mdev's and the type nodes' releases, and the last put of the
- * parent state, run after the sample module was unloaded, right after
- * the unbind.  The test checks that they all come (mdev's module
- * refcount drops to 0), that nothing is left, and that the holds give
- * clean errors and close cleanly before and after the core module itself
- * is unloaded.  The runner fails the run on any KASAN report, WARNING or
- * leak (kmemleak, on the debug kernel).
+ * So nothing userspace holds keeps the mdev's struct device, its type
+ * nodes or its parent state past the unbind: only the kernel's own
+ * references do.  On the debug kernel (CONFIG_DEBUG_KOBJECT_RELEASE)
+ * every kobject release comes 1-4 s late, so the releases of the mdevs
+ * and type nodes and the last puts of the parent states always run
+ * after the parent driver freed its memory (devres, at unbind), and
+ * often after its module is gone (the test logs whether they did).  The
+ * test checks that they all come (mdev's module refcount drops to 0),
+ * that nothing is left, and that the holds give clean errors and close
+ * cleanly before and after the core module itself is unloaded.  The
+ * runner fails the run on any KASAN report, WARNING or leak (kmemleak,
+ * on the debug kernel).
  *
  * It unloads the sample and mdev itself; run.sh's unloads then find
  * nothing to do.  So it is the only test of its binary.
@@ -142,7 +144,6 @@ FIXTURE_TEARDOWN(held)
 TEST_F_TIMEOUT(held, across_unbind_and_unload, 90)
 {
 	const char *sample = sample_module();
-	bool debug = getenv("HP_KERNEL") && !strcmp(getenv("HP_KERNEL"), "debug");
 	struct unbind_job j = { .parent = 0 };
 	int remove0, remove1, avail0, avail1, dir_mdev, dir_type;
 	struct vfio_handle h;
@@ -200,19 +201,19 @@ TEST_F_TIMEOUT(held, across_unbind_and_unload, 90)
 	t_unload = now_s();
 	ASSERT_EQ(0, ret) TH_LOG("rmmod %s: %s", sample, strerror(-ret));
 	refs_after_unload = mdev_refcnt();
-	TH_LOG("%s unloaded %.2f s after the fd was closed; mdev refcnt then %d",
-	       sample, t_unload - t_close, refs_after_unload);
+	TH_LOG("%s unloaded %.2f s after the fd was closed", sample,
+	       t_unload - t_close);
 	EXPECT_FALSE(module_loaded(sample));
 	EXPECT_FALSE(mdev_exists(u1));
 	EXPECT_EQ(0, mdev_count());
 	/*
-	 * On the debug kernel the type nodes just removed are released
-	 * seconds later, and each holds a parent state, which holds mdev:
-	 * so the late releases below really come after the parent module
-	 * is gone.
+	 * A parent state still referenced now (mdev's refcnt) is released
+	 * after the parent module is gone.  On the debug kernel that is
+	 * likely, not certain: rmmod itself waits for the delayed release
+	 * of the module's kobject, and the late releases of the unbind and
+	 * of the unload may come within that wait.
 	 */
-	if (debug)
-		EXPECT_GT(refs_after_unload, 0);
+	TH_LOG("parent states left after the unload: %d", refs_after_unload);
 
 	/* the holds, parent module gone: clean errors */
 	EXPECT_EQ(-ENODEV, fd_read(avail0));
