@@ -138,8 +138,9 @@ FIXTURE_TEARDOWN(held)
 }
 
 /*
- * Holds: @attr_* (files), @dir_* (directories), @h (VFIO).  Parent 0 is
- * unbound while held, parent 1 goes with the module.
+ * Holds: the "remove" and "available_instances" files (remove*, avail*),
+ * the directories of an mdev and of a type (dir_*) and @h (VFIO).
+ * Parent 0 is unbound while held, parent 1 goes with the module.
  */
 TEST_F_TIMEOUT(held, across_unbind_and_unload, 90)
 {
@@ -147,14 +148,24 @@ TEST_F_TIMEOUT(held, across_unbind_and_unload, 90)
 	struct unbind_job j = { .parent = 0 };
 	int remove0, remove1, avail0, avail1, dir_mdev, dir_type;
 	struct vfio_handle h;
-	char u0[40], u1[40];
+	char u0[40], u1[40], u[40];
 	double t_close, t_unload, t0;
-	int ret, refs, refs_after_unload;
+	int ret, refs, refs_after_unload, i;
 
 	make_uuid(u0, 0x50, 0);
 	make_uuid(u1, 0x50, 1);
 	ASSERT_EQ(0, mdev_create(0, "small", u0));
 	ASSERT_EQ(0, mdev_create(1, "small", u1));
+	/*
+	 * Fill both parents, of both types: the last put of a type node
+	 * waits for the late release of each of its mdevs, so the parent
+	 * states are more likely to outlive the unload.
+	 */
+	for (i = 0; i < 5; i++) {
+		make_uuid(u, 0x51, i);
+		ASSERT_EQ(0, mdev_create(i & 1, i < 2 ? "large" : "small", u));
+	}
+	EXPECT_EQ(7, mdev_count());
 
 	remove0 = open_mdev_file(u0, "remove", O_WRONLY);
 	remove1 = open_mdev_file(u1, "remove", O_WRONLY);
