@@ -953,6 +953,10 @@ TEST_F_TIMEOUT(slow, close_in_flight, 60)
  * A LUN RESET in flight (it waits for the slow commands) when the LUN is
  * unlinked: unlink returns only once the TMF and every command have been
  * answered.  The TMF is given 300 ms to reach the device first.
+ * Debian's module frees a bogus TMF entry when a LUN goes while its TMF
+ * runs, and the heap it corrupts takes the kernel down in a later test
+ * (seen: an oops in SET_ENDPOINT two tests on), so it is not run against
+ * stock by default.
  */
 TEST_F_TIMEOUT(slow, unlink_with_tmf_in_flight, 60)
 {
@@ -963,6 +967,8 @@ TEST_F_TIMEOUT(slow, unlink_with_tmf_in_flight, 60)
 	struct vsg_cmd *c;
 	__u8 resp;
 
+	if (vsg_flavour_stock() && !getenv("VSG_STOCK_UNSAFE"))
+		SKIP(return, "stock frees a bogus TMF entry here (6.1 defect)");
 	if (!slow_ready(_metadata, &self->s))
 		return;
 	slow_submit(_metadata, &self->s);
