@@ -303,6 +303,21 @@ static void *uffd_fn(void *arg)
 	return NULL;
 }
 
+/*
+ * If this process dies while the worker waits in a fault of ours (a failed
+ * ASSERT, the harness's timeout), the userfaultfd must be closed before
+ * the vhost fd: the vhost release waits for the worker, and only the
+ * release of the userfaultfd lets the worker go on.  Exit closes fds in
+ * ascending order, so the userfaultfd takes a number reserved at start,
+ * below every fd a test opens.
+ */
+static int uffd_slot = -1;
+
+static void __attribute__((constructor)) uffd_reserve_slot(void)
+{
+	uffd_slot = open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
 static int uffd_start(struct uffd_hold *h)
 {
 	struct uffdio_api api = { .api = UFFD_API };
@@ -310,10 +325,19 @@ static int uffd_start(struct uffd_hold *h)
 		.range = { .start = (uintptr_t)h->buf, .len = h->len },
 		.mode = UFFDIO_REGISTER_MODE_MISSING,
 	};
+	int fd;
 
-	h->fd = syscall(__NR_userfaultfd, O_CLOEXEC | O_NONBLOCK);
-	if (h->fd < 0)
+	h->fd = -1;
+	fd = syscall(__NR_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
 		return -errno;
+	h->fd = fd;
+	if (uffd_slot >= 0 && uffd_slot < fd) {
+		h->fd = dup3(fd, uffd_slot, O_CLOEXEC);
+		close(fd);
+		if (h->fd < 0)
+			return -errno;
+	}
 	if (ioctl(h->fd, UFFDIO_API, &api) ||
 	    ioctl(h->fd, UFFDIO_REGISTER, &reg))
 		return -errno;
