@@ -6,7 +6,10 @@
 # skipped" over all of them, and the exit status is 0 only with no failure.
 #
 # Usage: scripts/check.sh all|lint|debian|debug
-# Environment (from the Makefile): CACHE OUT KVER KDIR KSRC
+# Environment (from the Makefile): CACHE OUT KVER KDIR KSRC; and
+# HP_CHECK_BUDGET, the seconds the whole run may take (default 4800: CI
+# stops a run at 90 min, setup included).  No VM runs past the budget: a
+# hang costs the rest of the run, never the summary at its end.
 set -uo pipefail
 mode=${1:-all}
 root=$(realpath "$(dirname "$0")/..")
@@ -16,25 +19,40 @@ res=$OUT/check
 rm -rf "$res"
 mkdir -p "$res"
 begin=$(date +%s)
+export HP_DEADLINE=$((begin + ${HP_CHECK_BUDGET:-4800}))
 
 step_n=0
-# step NAME CMD...: run, log to $res/NAME.log, record ok/not ok.
+current=
+# Stopped from outside (CI's own time limit, say): say where.
+on_signal() {
+	echo "check: stopped by a signal after $(($(date +%s) - begin))s${current:+, in step $current; its last lines:}"
+	[ -n "$current" ] && tail -n 30 "$res/$current.log" | cut -c1-200 | sed 's/^/  | /'
+	exit 143
+}
+trap on_signal TERM INT
+
+# step NAME CMD...: run, log to $res/NAME.log, record ok/not ok.  The
+# progress lines of the VM runner (a line per test) show as they come.
 step() {
 	local name=$1 t0 rc
 	shift
 	t0=$(date +%s)
 	echo "check: $name ..."
-	"$@" > "$res/$name.log" 2>&1
-	rc=$?
+	current=$name
+	"$@" 2>&1 | tee "$res/$name.log" |
+		grep --line-buffered -E '^(vmtest: \[[0-9]+/[0-9]+\] |run-tests: )' |
+		sed -u -e 's/^\(.\{200\}\).*/\1/' -e 's/^/  /'
+	rc=${PIPESTATUS[0]}
+	current=
 	step_n=$((step_n + 1))
-	if [ $rc = 0 ]; then
+	if [ "$rc" = 0 ]; then
 		echo "ok $step_n $name" >> "$res/steps.tap"
 	else
 		echo "not ok $step_n $name # see $res/$name.log" >> "$res/steps.tap"
 		tail -n 30 "$res/$name.log" | sed 's/^/  | /'
 	fi
-	echo "check: $name: $([ $rc = 0 ] && echo ok || echo FAILED) ($(($(date +%s) - t0))s)"
-	return $rc
+	echo "check: $name: $([ "$rc" = 0 ] && echo ok || echo FAILED) ($(($(date +%s) - t0))s)"
+	return "$rc"
 }
 
 kbuild() {	# KDIR M extra-args...
