@@ -13,6 +13,7 @@
 
 #include "kselftest_harness.h"
 #include "vsg_test.h"
+#include "vsg_only.h"
 
 #define BAD_WAIT_MS	3000
 
@@ -514,4 +515,7 @@ TEST_F(bad, two_ports_one_name)
 	EXPECT_EQ(0, alive(&self->e, 0));
 }
 
-TEST_HARNESS_MAIN
+int main(int argc, char **argv)
+{
+	return vsg_harness_main(argc, argv);
+}

@@ -12,6 +12,7 @@
 
 #include "kselftest_harness.h"
 #include "vsg_test.h"
+#include "vsg_only.h"
 
 #define F_HOTPLUG	BIT_ULL(VIRTIO_SCSI_F_HOTPLUG)
 #define TMF_TIMEOUT_MS	15000
@@ -1006,4 +1007,7 @@ TEST_F_TIMEOUT(slow, unlink_with_tmf_in_flight, 60)
 	expect_lun0_gone(_metadata, &self->s);
 }
 
-TEST_HARNESS_MAIN
+int main(int argc, char **argv)
+{
+	return vsg_harness_main(argc, argv);
+}

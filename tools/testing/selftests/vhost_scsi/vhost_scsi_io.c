@@ -13,6 +13,7 @@
 
 #include "kselftest_harness.h"
 #include "vsg_test.h"
+#include "vsg_only.h"
 
 #define F_PI	BIT_ULL(VIRTIO_SCSI_F_T10_PI)
 #define F_BASE	VSG_FEATURES_DEFAULT
@@ -566,4 +567,7 @@ TEST_F(pi, read_used_length)
 		  r.used_len);
 }
 
-TEST_HARNESS_MAIN
+int main(int argc, char **argv)
+{
+	return vsg_harness_main(argc, argv);
+}

@@ -17,6 +17,7 @@
 
 #include "kselftest_harness.h"
 #include "vsg_test.h"
+#include "vsg_only.h"
 
 #define SAM_STAT_TASK_SET_FULL	0x28
 #define PARAM_BOUNCE	"/sys/module/vhost_scsi/parameters/max_bounce_kb"
@@ -517,4 +518,7 @@ TEST_F(fail, request_path_retryable)
 	vsg_cmd_put(c);
 }
 
-TEST_HARNESS_MAIN
+int main(int argc, char **argv)
+{
+	return vsg_harness_main(argc, argv);
+}

@@ -20,6 +20,7 @@
 
 #include "kselftest_harness.h"
 #include "vsg_test.h"
+#include "vsg_only.h"
 
 #define NR_Q		2
 
@@ -911,4 +912,7 @@ TEST_F_TIMEOUT(race, failed_set_endpoint_then_unlink, 100)
 	EXPECT_EQ(VIRTIO_SCSI_S_OK, r.response);
 }
 
-TEST_HARNESS_MAIN
+int main(int argc, char **argv)
+{
+	return vsg_harness_main(argc, argv);
+}
