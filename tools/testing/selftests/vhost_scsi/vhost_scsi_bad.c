@@ -477,8 +477,6 @@ TEST_F(bad, two_ports_one_name)
 	unsigned int i;
 	int ret;
 
-	if (vsg_flavour_stock() && !getenv("VSG_STOCK_UNSAFE"))
-		SKIP(return, "stock keeps the first TPG claimed forever (6.1)");
 	for (i = 0; i < VSG_CFS_MAX_LUNS; i++) {
 		t2.kind[i] = VSG_BS_NONE;
 		t2.linked[i] = false;
