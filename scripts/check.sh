@@ -118,6 +118,12 @@ runner_selftest() {
 	OUT=$OUT tools/testing/vm/selftest-runner.sh --kernel "$1"
 }
 
+# The tests that show a defect of Debian's module by corrupting the
+# kernel: each in a boot of its own, and each must still show it.
+stock_defects() {
+	OUT=$OUT tools/testing/selftests/vhost_scsi/stock-defects.sh --kernel debian
+}
+
 # The debug tier builds our modules against the debug kernel in a copy of
 # the tree, so the Debian build stays as it is.
 debug_kernel() {
@@ -181,6 +187,7 @@ all|debian)
 	step vm-debian vm_debian
 	step vm-inner vm_inner
 	step runner-selftest-debian runner_selftest debian
+	step stock-defects stock_defects
 	;;
 esac
 case $mode in
@@ -216,7 +223,7 @@ count() {	# file
 }
 # The lint and build steps count as tests of their own; the VM steps count
 # through the tests they ran.
-grep -v -E ' (vm-[a-z]+|runner-selftest-[a-z]+)( |$)' "$res/steps.tap" > "$res/own.tap"
+grep -v -E ' (vm-[a-z]+|runner-selftest-[a-z]+|stock-defects)( |$)' "$res/steps.tap" > "$res/own.tap"
 sed 's/^/  /' "$res/own.tap"
 count "$res/own.tap"
 for tap in "$OUT"/vm-debian/results.tap "$OUT"/vm-inner/results.tap \
@@ -226,7 +233,7 @@ for tap in "$OUT"/vm-debian/results.tap "$OUT"/vm-inner/results.tap \
 	sed 's/^/  /' "$tap"
 	count "$tap"
 done
-for log in "$res"/runner-selftest-*.log; do
+for log in "$res"/runner-selftest-*.log "$res"/stock-defects.log; do
 	[ -f "$log" ] || continue
 	grep -E '^(not )?ok ' "$log" > "$log.tap"
 	echo "  # $(basename "$log" .log)"
@@ -244,7 +251,7 @@ while read -r line; do
 		;;
 	esac
 	case "$line" in
-	"not ok "*vm-*|"not ok "*runner-selftest-*)
+	"not ok "*vm-*|"not ok "*runner-selftest-*|"not ok "*stock-defects*)
 		echo "  # step $name failed"
 		if [ $total_fail = 0 ]; then
 			total_fail=1
