@@ -61,6 +61,14 @@ hp_configfs() {
 		hp_die "hp_configfs: cannot mount configfs"
 }
 
+# hp_expect_report <ERE>: this test provokes a kernel report on purpose;
+# ERE matches its first line, e.g. 'WARNING: .* foo_unregister\+'.  The
+# runner then requires it and forgives it (see guest-run).
+hp_expect_report() {
+	[ -n "${HP_EXPECT:-}" ] || return 0
+	printf '%s\n' "$1" >> "$HP_EXPECT"
+}
+
 # hp_skip <reason>: end the test as skipped (exit 4, reason last).
 hp_skip() {
 	echo "$*"
