@@ -391,16 +391,10 @@ void mdev_unregister_parent(struct mdev_parent *parent)
 	if (ps)
 		list_del_init(&ps->entry);
 	mutex_unlock(&mdev_parents_lock);
-	/*
-	 * A WARN would say the same with a backtrace, but its "WARNING:"
-	 * line is what the test runner counts as a kernel bug; the caller
-	 * is what the backtrace would have shown.
-	 */
-	if (!ps) {
-		pr_err("mdev: unregistering parent %p that is not registered, by %pS\n",
-		       parent, __builtin_return_address(0));
+	/* a parent driver's bug: never registered, or unregistered twice */
+	if (WARN(!ps, "mdev: unregistering parent %p that is not registered\n",
+		 parent))
 		return;
-	}
 	dev = ps->dev;
 
 	dev_info(dev, "MDEV: Unregistering\n");
