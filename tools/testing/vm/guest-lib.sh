@@ -69,6 +69,72 @@ hp_expect_report() {
 	printf '%s\n' "$1" >> "$HP_EXPECT"
 }
 
+# hp_kvm: make /dev/kvm ready for inner guests, once per boot: load
+# kvm_amd (or kvm_intel) and start tools/testing/vm/kvm-hold.py, whose idle
+# VM keeps KVM's static keys enabled for the rest of the boot.  Both steps
+# patch kernel text (static calls, static keys).  Under TCG a vCPU running
+# code that the other vCPU patches can go on executing a stale translation
+# of it and freeze the test VM ("Nested guests under TCG" in
+# Documentation/dev-tools/hotplug-testing.rst), so they run with every CPU
+# but the boot CPU offline: then nothing executes what is patched.  Skips
+# the test when the CPU has neither SVM nor VMX.
+hp_kvm() {
+	local pidfile=/run/hp-kvm-hold.pid mod=kvm_amd off rc=0
+
+	if [ -s $pidfile ] && kill -0 "$(cat $pidfile)" 2>/dev/null; then
+		return 0
+	fi
+	grep -qw vmx /proc/cpuinfo && mod=kvm_intel
+	grep -qw -e svm -e vmx /proc/cpuinfo ||
+		hp_skip "the test VM's CPU has neither SVM nor VMX, so no inner guest"
+	off=$(hp_cpus_offline) || rc=1
+	if [ $rc = 0 ] && [ ! -c /dev/kvm ]; then
+		modprobe $mod || rc=2
+		[ -c /dev/kvm ] || rc=2
+	fi
+	if [ $rc = 0 ]; then
+		python3 "${HP_ROOT:?}/tools/testing/vm/kvm-hold.py" $pidfile || rc=3
+	fi
+	# shellcheck disable=SC2086 # a list of CPU numbers
+	hp_cpus_online $off
+	case $rc in
+	1) hp_die "hp_kvm: cannot take the secondary CPUs offline" ;;
+	2) hp_die "hp_kvm: modprobe $mod gave no /dev/kvm" ;;
+	3) hp_die "hp_kvm: kvm-hold.py could not create its VM" ;;
+	esac
+}
+
+# hp_cpus_offline: take every online CPU but CPU 0 offline; print their
+# numbers.  On failure, bring back those already taken and fail.
+hp_cpus_offline() {
+	local f n off=
+
+	for f in /sys/devices/system/cpu/cpu[0-9]*/online; do
+		[ -e "$f" ] || continue
+		n=${f%/online}
+		n=${n##*/cpu}
+		[ "$n" = 0 ] && continue
+		[ "$(cat "$f")" = 1 ] || continue
+		if ! echo 0 > "$f"; then
+			# shellcheck disable=SC2086 # a list of CPU numbers
+			hp_cpus_online $off
+			return 1
+		fi
+		off="$off $n"
+	done
+	echo "${off# }"
+}
+
+# hp_cpus_online N...: bring the given CPUs back online.
+hp_cpus_online() {
+	local n
+
+	for n in "$@"; do
+		echo 1 > "/sys/devices/system/cpu/cpu$n/online" ||
+			echo "hp_cpus_online: cannot bring CPU $n back online" >&2
+	done
+}
+
 # hp_skip <reason>: end the test as skipped (exit 4, reason last).
 hp_skip() {
 	echo "$*"

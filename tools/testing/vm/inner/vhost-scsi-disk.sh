@@ -41,14 +41,6 @@ load_flavour() {
 	esac
 }
 
-load_kvm() {
-	[ -e /dev/kvm ] && return
-	grep -qw svm /proc/cpuinfo ||
-		hp_skip "the test guest's CPU has no SVM, so no nested KVM"
-	modprobe kvm_amd || hp_die "modprobe kvm_amd failed"
-	[ -e /dev/kvm ] || hp_die "kvm_amd loaded but no /dev/kvm"
-}
-
 setup_target() {
 	mkdir -p "$dev" || hp_die "cannot create the rd_mcp device"
 	echo "rd_pages=$((mib * 256 * 4))" > "$dev/control" ||
@@ -80,7 +72,7 @@ counter() {
 main() {
 	local rc w0 r0 w1 r1
 
-	load_kvm
+	hp_kvm
 	load_flavour
 	hp_configfs
 	setup_target

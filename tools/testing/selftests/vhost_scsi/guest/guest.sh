@@ -113,22 +113,11 @@ lun_dir() {
 	echo "$cfs/vhost/$wwn/tpgt_$tpgt/lun/lun_$1"
 }
 
-load_kvm() {
-	[ -c /dev/kvm ] && return 0
-	if grep -qw svm /proc/cpuinfo; then
-		modprobe kvm_amd
-	elif grep -qw vmx /proc/cpuinfo; then
-		modprobe kvm_intel
-	fi
-	[ -c /dev/kvm ] ||
-		hp_skip "no /dev/kvm in the test VM (CPU without SVM/VMX), so no inner guest"
-}
-
 prepare() {
 	command -v targetcli > /dev/null || hp_skip "targetcli is not installed"
 	command -v qemu-system-x86_64 > /dev/null ||
 		hp_skip "qemu-system-x86_64 is not installed"
-	load_kvm
+	hp_kvm
 	hp_configfs
 	hp_unload vhost_scsi
 	if [ $flavour = stock ]; then
