@@ -113,6 +113,13 @@ else
 	result not-ok runner-fails-on-reset-and-shows-cpus "rc=$rc, see $log"
 fi
 
+run inner "$here/gate/inner.list"
+if [ $rc = 0 ] && grep -q '^ok 1 gate-inner-retry$' "$tap"; then
+	result ok inner-guest-boots-again-only-before-init
+else
+	result not-ok inner-guest-boots-again-only-before-init "rc=$rc, see $log"
+fi
+
 result skip runner-fails-on-lockdep-report "Debian's kernel has no lockdep; runs on the debug kernel"
 
 echo "1..$n"

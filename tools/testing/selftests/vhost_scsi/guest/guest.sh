@@ -180,16 +180,17 @@ relay() {
 	shown=$n
 }
 
-# wait_inner FILE: until the inner guest writes FILE to the share.
+# wait_inner FILE [SECS]: until the inner guest writes FILE to the share,
+# at most SECS (default $wait_s).
 wait_inner() {
-	local i=0
+	local i=0 limit=${2:-$wait_s}
 
 	while [ ! -e "$share/$1" ]; do
 		relay
 		[ -e "$share/failed" ] && return 1
 		kill -0 "$igpid" 2>/dev/null || { relay; return 1; }
-		if [ $i -ge $((wait_s * 5)) ]; then
-			say "no '$1' from the inner guest after ${wait_s}s"
+		if [ $i -ge $((limit * 5)) ]; then
+			say "no '$1' from the inner guest after ${limit}s"
 			return 1
 		fi
 		sleep 0.2
@@ -247,7 +248,9 @@ fail() {
 }
 
 turns() {
-	wait_inner ready || fail "the inner guest did not get its disks ready"
+	# inner-guest.sh boots again (once) when a boot fails before init
+	wait_inner ready $((wait_s + ${HP_INNER_INIT_LIMIT:-150})) ||
+		fail "the inner guest did not get its disks ready"
 	counters
 	part "unmap LUN 1 while the guest uses LUNs 0 and 1"
 	tc "$tpg/luns" delete lun1 || fail "targetcli could not unmap LUN 1"
