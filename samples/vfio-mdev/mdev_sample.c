@@ -87,6 +87,15 @@ struct sample_parent {
 
 struct sample_mdev {
 	struct vfio_device vdev;
+	/*
+	 * What vdev.ops points to once the device is set up.  The last put
+	 * of vdev can come after this module is gone (late: always so with
+	 * CONFIG_DEBUG_KOBJECT_RELEASE), and vfio_device_release() then
+	 * reads vdev.ops->release.  So the ops live here, in the memory that
+	 * release frees, and release is vfio_free_device() (vfio.ko): a late
+	 * release touches nothing of this module.
+	 */
+	struct vfio_device_ops ops;
 	struct sample_parent *sp;
 	/* protects @config and @bar */
 	struct mutex lock;
@@ -271,19 +280,10 @@ static int sample_init_dev(struct vfio_device *vdev)
 	return 0;
 }
 
-static void sample_release_dev(struct vfio_device *vdev)
-{
-	struct sample_mdev *sm = container_of(vdev, struct sample_mdev, vdev);
-
-	kfree(sm->bar);
-	mutex_destroy(&sm->lock);
-	vfio_free_device(vdev);
-}
-
 static const struct vfio_device_ops sample_dev_ops = {
 	.name = "vfio-mdev-sample",
 	.init = sample_init_dev,
-	.release = sample_release_dev,
+	.release = vfio_free_device,
 	.read = sample_read,
 	.write = sample_write,
 	.ioctl = sample_ioctl,
@@ -311,6 +311,8 @@ static int sample_mdev_probe(struct mdev_device *mdev)
 		ret = PTR_ERR(sm);
 		goto out_return_pool;
 	}
+	sm->ops = sample_dev_ops;
+	sm->vdev.ops = &sm->ops;
 
 	ret = vfio_register_emulated_iommu_dev(&sm->vdev);
 	if (ret)
@@ -319,6 +321,7 @@ static int sample_mdev_probe(struct mdev_device *mdev)
 	return 0;
 
 out_put_vdev:
+	kfree(sm->bar);
 	vfio_put_device(&sm->vdev);
 out_return_pool:
 	if (sample_is_pool(mdev))
@@ -338,6 +341,9 @@ static void sample_mdev_remove(struct mdev_device *mdev)
 	vfio_unregister_group_dev(&sm->vdev);
 	if (sample_is_pool(mdev))
 		atomic_inc(&sp->pool);
+	/* no file descriptor is left to use it; vfio_free_device() frees sm */
+	kfree(sm->bar);
+	mutex_destroy(&sm->lock);
 	vfio_put_device(&sm->vdev);
 }
 
