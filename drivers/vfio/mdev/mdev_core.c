@@ -18,6 +18,7 @@
  * and owned by the core, not by the parent driver.
  */
 
+#include <linux/delay.h>
 #include <linux/module.h>
 #include <linux/slab.h>
 #include <linux/sysfs.h>
@@ -649,10 +650,31 @@ static int __init mdev_init(void)
 	return 0;
 }
 
+/*
+ * bus_unregister() drops the last reference to the bus's private kobject,
+ * and its release, bus_release(), ends by clearing mdev_bus_type.p: a
+ * write to this module's memory.  It normally runs before bus_unregister()
+ * returns; with CONFIG_DEBUG_KOBJECT_RELEASE it runs seconds later from a
+ * workqueue, and wrote to freed module memory once (caught by KASAN).
+ * Nothing signals that release but the write itself, so wait for it.
+ */
+static void mdev_bus_wait_released(void)
+{
+	unsigned int ms = 0;
+
+	while (READ_ONCE(mdev_bus_type.p)) {
+		if (ms == 10000)
+			pr_warn("mdev: waiting for the release of the mdev bus\n");
+		msleep(20);
+		ms += 20;
+	}
+}
+
 static void __exit mdev_exit(void)
 {
 	class_compat_unregister(mdev_bus_compat_class);
 	bus_unregister(&mdev_bus_type);
+	mdev_bus_wait_released();
 	/*
 	 * The last module reference may have been dropped by a release
 	 * function of ours (mdev_parent_state_release(), from a late
