@@ -180,12 +180,47 @@ rip_list() {
 	}' "$work/registers.txt"
 }
 
+# The inner guest's modules as "name:base:size" (base as 16 hex digits),
+# from the list its init prints: the test VM's own module addresses say
+# nothing about the inner guest's.
+inner_modules() {
+	tr -d '\r' < "$work/console.log" |
+		sed -n "s/^HP-INNER-$nonce-MODULE \([^ ]*\) \([0-9]*\) .* 0x\([0-9a-f]*\)\$/\1 \3 \2/p" |
+		awk '{ b = $2; while (length(b) < 16) b = "0" b
+		       printf "%s:%s:%s ", $1, b, $3 }'
+}
+
+# module_symbol NAME OFFSET: the function of the inner kernel's module NAME
+# at OFFSET (hex) into its core, taking .text as the core's first section.
+module_symbol() {
+	local path=$work/mod-$1.ko
+
+	if [ ! -s "$path" ]; then
+		case $(modinfo -k "$kver" -n "$1" 2>/dev/null) in
+		*.xz) xz -dc "$(modinfo -k "$kver" -n "$1")" > "$path" ;;
+		*.zst) zstd -qdc "$(modinfo -k "$kver" -n "$1")" > "$path" ;;
+		?*) cp "$(modinfo -k "$kver" -n "$1")" "$path" ;;
+		esac 2>/dev/null
+	fi
+	[ -s "$path" ] || return 0
+	nm -n --defined-only "$path" 2>/dev/null | awk -v off="$2" '
+	function hex(h,  i, v) {
+		h = tolower(h)
+		for (i = 1; i <= length(h); i++)
+			v = v * 16 + index("0123456789abcdef", substr(h, i, 1)) - 1
+		return v
+	}
+	BEGIN { o = hex(off) }
+	$2 ~ /^[tT]$/ && hex($1) <= o { s = $3; a = hex($1) }
+	END { if (s != "") printf " (%s+0x%x)", s, o - a }'
+}
+
 # Print the symbol that contains each RIP, in one pass over the symbols
 # (reading them is slow under TCG).  Addresses are compared as hex strings
 # of equal length: awk's doubles cannot hold a 64-bit address exactly.  A
 # RIP more than 1 MiB past the nearest symbol is in no known function.
 map_rips() {
-	local syms list=${1:-$(rip_list)}
+	local syms list=${1:-$(rip_list)} line mo
 
 	syms=$(pick_symbols)
 	if [ -z "$syms" ]; then
@@ -193,14 +228,15 @@ map_rips() {
 		return
 	fi
 	echo "inner-guest: where the inner CPUs are ($syms):"
-	awk -v list="$list" '
+	awk -v list="$list" -v mods="$(inner_modules)" '
 	function lo(h,  i, v) {
 		for (i = 9; i <= 16; i++)
 			v = v * 16 + index("0123456789abcdef", substr(h, i, 1)) - 1
 		return v
 	}
-	BEGIN { n = split(list, r, " ") }
-	$2 ~ /^[tTwW]$/ {
+	BEGIN { n = split(list, r, " "); m = split(mods, md, " ") }
+	# the kernel only: module symbols (a 4th field) are of the test VM
+	$2 ~ /^[tTwW]$/ && NF == 3 {
 		for (i = 1; i <= n; i++) {
 			a = $1 ""
 			if (a <= substr(r[i], 1, 16) && a > addr[i] "") {
@@ -219,10 +255,31 @@ map_rips() {
 				 lo(rip) - lo(addr[i]) < 1048576)
 				printf "  RIP %s = %s+0x%x\n", rip, sym[i],
 					lo(rip) - lo(addr[i])
-			else
+			else if (!in_module(rip))
 				printf "  RIP %s (not in kernel text)\n", rip
 		}
-	}' "$syms"
+	}
+	function in_module(rip,  k, f) {
+		for (k = 1; k <= m; k++) {
+			split(md[k], f, ":")
+			if (substr(f[2], 1, 8) == substr(rip, 1, 8) &&
+			    lo(rip) >= lo(f[2]) && lo(rip) - lo(f[2]) < f[3]) {
+				printf "  RIP %s in module %s+0x%x\n", rip, f[1],
+					lo(rip) - lo(f[2])
+				return 1
+			}
+		}
+		return 0
+	}' "$syms" | while read -r line; do
+		# a function name for a module offset, from the .ko
+		case $line in
+		*" in module "*)
+			mo=${line##* in module }
+			printf '  %s%s\n' "$line" \
+				"$(module_symbol "${mo%%+*}" "${mo#*+0x}")" ;;
+		*) printf '  %s\n' "$line" ;;
+		esac
+	done
 }
 
 # Ask the QEMU monitor for every vCPU's registers.
@@ -351,6 +408,8 @@ report() {
 			show_registers
 			grep -q '^EIP=0000fff0' "$work/reset.txt" &&
 				echo "inner-guest: (a vCPU at the reset vector: KVM reset it on a triple fault before QEMU looked)"
+			show_trace
+		elif [ $timed_out = 1 ]; then
 			show_trace
 		fi
 		[ $timed_out = 1 ] && return 124
