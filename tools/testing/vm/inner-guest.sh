@@ -193,13 +193,14 @@ inner_modules() {
 # module_symbol NAME OFFSET: the function of the inner kernel's module NAME
 # at OFFSET (hex) into its core, taking .text as the core's first section.
 module_symbol() {
-	local path=$work/mod-$1.ko
+	local path=$work/mod-$1.ko ko
 
 	if [ ! -s "$path" ]; then
-		case $(modinfo -k "$kver" -n "$1" 2>/dev/null) in
-		*.xz) xz -dc "$(modinfo -k "$kver" -n "$1")" > "$path" ;;
-		*.zst) zstd -qdc "$(modinfo -k "$kver" -n "$1")" > "$path" ;;
-		?*) cp "$(modinfo -k "$kver" -n "$1")" "$path" ;;
+		ko=$(modinfo -k "$kver" -n "$1" 2>/dev/null)
+		case $ko in
+		*.xz) xz -dc "$ko" > "$path" ;;
+		*.zst) zstd -qdc "$ko" > "$path" ;;
+		?*) cp "$ko" "$path" ;;
 		esac 2>/dev/null
 	fi
 	[ -s "$path" ] || return 0
@@ -322,7 +323,7 @@ watch_qmp() {
 
 # Boot the inner guest; sets "timed_out" and "reached_init".
 run_qemu() {
-	local qpid waited=0
+	local qpid waited=0 why
 
 	timed_out=0
 	reached_init=0
@@ -344,16 +345,15 @@ run_qemu() {
 		   grep -q "HP-INNER-$nonce-INIT" "$work/console.log"; then
 			reached_init=1
 		fi
+		why=
 		if [ $reached_init = 0 ] && [ $waited -ge "$init_limit" ]; then
-			timed_out=1
-			echo "inner-guest: the inner kernel ran no init in ${init_limit}s"
-			dump_registers
-			kill -9 $qpid 2>/dev/null
-			break
+			why="the inner kernel ran no init in ${init_limit}s"
+		elif [ $waited -ge "$timeout" ]; then
+			why="TIMEOUT after ${timeout}s"
 		fi
-		if [ $waited -ge "$timeout" ]; then
+		if [ -n "$why" ]; then
 			timed_out=1
-			echo "inner-guest: TIMEOUT after ${timeout}s"
+			echo "inner-guest: $why"
 			dump_registers
 			kill -9 $qpid 2>/dev/null
 			break
