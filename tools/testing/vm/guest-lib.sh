@@ -135,6 +135,22 @@ hp_cpus_online() {
 	done
 }
 
+# hp_install <module>...: "make install" the tree under test (HP_MODDIR,
+# for the kernel under test) as users do, and fail unless modinfo now
+# resolves each module to updates/.
+hp_install() {
+	local m path
+
+	make -s -C "$HP_MODDIR" install HP_NO_SETUP=1 KDIR="$HP_KDIR"
+	for m in "$@"; do
+		path=$(modinfo -n "$m")
+		case "$path" in
+		*/updates/*) ;;
+		*) hp_die "modinfo $m resolves to $path, not updates/" ;;
+		esac
+	done
+}
+
 # hp_skip <reason>: end the test as skipped (exit 4, reason last).
 hp_skip() {
 	echo "$*"

@@ -21,8 +21,7 @@ if grep -q O /sys/module/vhost_scsi/taint; then
 fi
 modprobe -r vhost_scsi
 
-# what this run tests (a mutant's tree, or the one built for this kernel)
-make -s -C "$HP_MODDIR" install HP_NO_SETUP=1 KDIR="$HP_KDIR"
+hp_install vhost_scsi mdev
 
 # loaded_is_ours <modprobe-name> <module>
 loaded_is_ours() {
@@ -34,11 +33,6 @@ loaded_is_ours() {
 }
 
 for name in vhost_scsi mdev; do
-	path=$(modinfo -n "$name")
-	case "$path" in
-	*/updates/*) ;;
-	*) hp_die "modinfo $name resolves to $path, not updates/" ;;
-	esac
 	loaded_is_ours "$name" "$name"
 done
 modinfo -F alias vhost_scsi | grep -qx tcm_vhost ||

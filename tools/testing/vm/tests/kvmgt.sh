@@ -16,11 +16,7 @@ for m in kvmgt mdev; do
 	! grep -q "^$m " /proc/modules || hp_die "$m is loaded already"
 done
 
-make -s -C "$HP_MODDIR" install HP_NO_SETUP=1 KDIR="$HP_KDIR"
-case "$(modinfo -n mdev)" in
-*/updates/*) ;;
-*) hp_die "modinfo mdev resolves to $(modinfo -n mdev), not updates/" ;;
-esac
+hp_install mdev
 
 t0=$(dmesg | wc -l)
 modprobe kvmgt || {
