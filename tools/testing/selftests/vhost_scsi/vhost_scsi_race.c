@@ -319,29 +319,51 @@ static void __attribute__((constructor)) uffd_reserve_slot(void)
 	uffd_slot = open("/dev/null", O_RDONLY | O_CLOEXEC);
 }
 
-static int uffd_start(struct uffd_hold *h)
+/* A userfaultfd in the reserved slot, or -errno. */
+static int uffd_open(void)
 {
 	struct uffdio_api api = { .api = UFFD_API };
-	struct uffdio_register reg = {
-		.range = { .start = (uintptr_t)h->buf, .len = h->len },
-		.mode = UFFDIO_REGISTER_MODE_MISSING,
-	};
-	int fd;
+	int fd, err;
 
-	h->fd = -1;
 	fd = syscall(__NR_userfaultfd, O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
 		return -errno;
-	h->fd = fd;
 	if (uffd_slot >= 0 && uffd_slot < fd) {
-		h->fd = dup3(fd, uffd_slot, O_CLOEXEC);
+		err = dup3(fd, uffd_slot, O_CLOEXEC);
 		close(fd);
-		if (h->fd < 0)
+		if (err < 0)
 			return -errno;
+		fd = err;
 	}
-	if (ioctl(h->fd, UFFDIO_API, &api) ||
-	    ioctl(h->fd, UFFDIO_REGISTER, &reg))
-		return -errno;
+	if (ioctl(fd, UFFDIO_API, &api)) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+/* Faults on the missing pages of [@buf, @buf + @len) go to @fd. */
+static int uffd_register(int fd, void *buf, size_t len)
+{
+	struct uffdio_register reg = {
+		.range = { .start = (uintptr_t)buf, .len = len },
+		.mode = UFFDIO_REGISTER_MODE_MISSING,
+	};
+
+	return ioctl(fd, UFFDIO_REGISTER, &reg) ? -errno : 0;
+}
+
+static int uffd_start(struct uffd_hold *h)
+{
+	int ret;
+
+	h->fd = uffd_open();
+	if (h->fd < 0)
+		return h->fd;
+	ret = uffd_register(h->fd, h->buf, h->len);
+	if (ret)
+		return ret;
 	return -pthread_create(&h->thread, NULL, uffd_fn, h);
 }
 
@@ -749,7 +771,7 @@ static int ls_event(struct vsg_dev *d, struct ls_epoch *ep, int ms)
  * Publishing before binding breaks the first part only when a request is
  * served and a link runs between the two stores, nanoseconds apart with
  * nothing that sleeps between them: this test can meet that window, but
- * rarely (see the commit message).
+ * rarely.  set_endpoint_binds_before_serving holds it open.
  */
 TEST_F_TIMEOUT(race, link_vs_set_endpoint, 100)
 {
@@ -881,6 +903,391 @@ TEST_F_TIMEOUT(race, link_vs_set_endpoint, 100)
 	TH_LOG("%u probes saw LUN 1 come %u and go %u times; %u RESCAN, %u REMOVED",
 	       x->probes, up, down, rescans, removes);
 	free(x);
+}
+
+/*
+ * set_endpoint_binds_before_serving: SET_ENDPOINT held between claiming
+ * the TPGs and binding them, while a guest scans and a LUN is linked.
+ *
+ * SET_ENDPOINT binds the port's TPGs in tpgt order, each under its TPG
+ * mutex.  A LUN unlink holds that mutex across synchronize_srcu(), and a
+ * second device whose worker waits in a fault inside the I/O path's SRCU
+ * read section keeps it there.  So the test, with tpgt_1 and tpgt_2 on
+ * device B's port:
+ *   1. stops device A's worker in its read section (a request header in
+ *      a page that userfaultfd holds);
+ *   2. stops B's SET_ENDPOINT at its first write to a used ring, after it
+ *      claimed both TPGs (again a held page);
+ *   3. unlinks LUN 0 of tpgt_1 from a thread, which then sleeps in
+ *      synchronize_srcu() with tpgt_1's mutex held;
+ *   4. lets SET_ENDPOINT go on, until it sleeps on tpgt_1's mutex;
+ *   5. scans (TEST UNIT READY to LUN 1 of tpgt_2), then links that LUN;
+ *   6. lets A's worker go: the unlink returns, then SET_ENDPOINT.
+ * The rule, as the guest sees it: a LUN its scan found absent is
+ * announced with a RESCAN once linked.  A device bound only after it
+ * published its endpoint answers the scan in step 5 and never announces
+ * the LUN.  Bound first, it answers the scan after step 6 and finds it.
+ * The thread states of steps 3 and 4 are read from /proc/<tid>/stack;
+ * each step that does not happen within SB_WAIT_MS fails the test.
+ */
+#define SB_TPGT		2
+#define SB_LUN		1
+#define SB_WAIT_MS	5000
+#define SB_PAGE		4096UL
+
+struct sb_thread {
+	pthread_t thread;
+	struct vsg_env *e;
+	bool started, joined;
+	pid_t tid;		/* atomic, 0 until known */
+	int ret;
+	__u64 end_us;		/* atomic, 0 until the call returned */
+};
+
+static void *sb_setter(void *arg)
+{
+	struct sb_thread *t = arg;
+
+	__atomic_store_n(&t->tid, (pid_t)syscall(SYS_gettid), __ATOMIC_SEQ_CST);
+	t->ret = vsg_set_endpoint(t->e->d, t->e->t.wwpn);
+	__atomic_store_n(&t->end_us, ls_now_us(), __ATOMIC_SEQ_CST);
+	return NULL;
+}
+
+static void *sb_unlinker(void *arg)
+{
+	struct sb_thread *t = arg;
+
+	__atomic_store_n(&t->tid, (pid_t)syscall(SYS_gettid), __ATOMIC_SEQ_CST);
+	t->ret = vsg_lun_unlink(&t->e->t, 0);
+	__atomic_store_n(&t->end_us, ls_now_us(), __ATOMIC_SEQ_CST);
+	return NULL;
+}
+
+static int sb_start(struct sb_thread *t, void *(*fn)(void *))
+{
+	int ret = -pthread_create(&t->thread, NULL, fn, t);
+
+	t->started = !ret;
+	return ret;
+}
+
+/* Joins @t within @ms; false if it is still in its call. */
+static bool sb_join(struct sb_thread *t, int ms)
+{
+	struct timespec ts;
+
+	if (!t->started || t->joined)
+		return true;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += (ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	t->joined = !pthread_timedjoin_np(t->thread, NULL, &ts);
+	return t->joined;
+}
+
+/* The stack sb_sleeps_in() read last, for the log. */
+static char sb_stack[4096];
+
+/* True if task @tid of ours is in uninterruptible sleep (D). */
+static bool sb_in_d_state(pid_t tid)
+{
+	char path[64], stat[512], *p;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", tid);
+	if (vsg_cfs_read(path, stat, sizeof(stat)))
+		return false;
+	p = strrchr(stat, ')');
+	return p && p[1] == ' ' && p[2] == 'D';
+}
+
+/*
+ * Waits until @t sleeps in vhost_scsi: with @fn on its stack, or (@fn
+ * NULL) in uninterruptible sleep right in a function of the module, as on
+ * a mutex (the scheduler's and the mutex's frames are not shown).
+ */
+static bool sb_sleeps_in(struct sb_thread *t, const char *fn)
+{
+	__u64 end = vsg_now_ms() + SB_WAIT_MS;
+	char path[64], *nl;
+	bool found;
+	pid_t tid;
+
+	do {
+		tid = __atomic_load_n(&t->tid, __ATOMIC_SEQ_CST);
+		snprintf(path, sizeof(path), "/proc/self/task/%d/stack", tid);
+		if (tid && !vsg_cfs_read(path, sb_stack, sizeof(sb_stack))) {
+			nl = strchr(sb_stack, '\n');
+			if (fn)
+				found = strstr(sb_stack, fn) &&
+					strstr(sb_stack, "[vhost_scsi]");
+			else
+				found = nl && memmem(sb_stack, nl - sb_stack,
+						     "[vhost_scsi]", 12) &&
+					sb_in_d_state(tid);
+			if (found)
+				return true;
+		}
+		usleep(5000);
+	} while (vsg_now_ms() < end &&
+		 !__atomic_load_n(&t->end_us, __ATOMIC_SEQ_CST));
+	return false;
+}
+
+struct sb_hold {
+	int fd;
+	void *page[2];		/* 0: A's request header, 1: B's used ring */
+	void *fill[2];		/* what each page holds when let go */
+	bool faulted[2], let_go[2];
+};
+
+/* Waits for the fault on page @i; 0, -ETIMEDOUT or -EIO. */
+static int sb_fault(struct sb_hold *h, unsigned int i)
+{
+	struct pollfd p = { .fd = h->fd, .events = POLLIN };
+	__u64 end = vsg_now_ms() + SB_WAIT_MS;
+	struct uffd_msg m;
+	unsigned int j;
+
+	while (!h->faulted[i] && vsg_now_ms() < end) {
+		if (poll(&p, 1, 50) <= 0)
+			continue;
+		if (read(h->fd, &m, sizeof(m)) != sizeof(m))
+			continue;
+		if (m.event != UFFD_EVENT_PAGEFAULT)
+			return -EIO;
+		for (j = 0; j < 2; j++)
+			if ((m.arg.pagefault.address & ~(SB_PAGE - 1)) ==
+			    (uintptr_t)h->page[j])
+				h->faulted[j] = true;
+	}
+	return h->faulted[i] ? 0 : -ETIMEDOUT;
+}
+
+/* Maps page @i with its content: whoever waits on it goes on. */
+static int sb_let_go(struct sb_hold *h, unsigned int i)
+{
+	struct uffdio_copy c = {
+		.dst = (uintptr_t)h->page[i],
+		.src = (uintptr_t)h->fill[i],
+		.len = SB_PAGE,
+	};
+
+	if (h->let_go[i])
+		return 0;
+	h->let_go[i] = true;
+	return ioctl(h->fd, UFFDIO_COPY, &c) ? -errno : 0;
+}
+
+/* Drops page @i of guest memory and holds the next access to it. */
+static int sb_hold_page(struct sb_hold *h, unsigned int i, void *page,
+			const void *fill)
+{
+	h->page[i] = page;
+	h->fill[i] = aligned_alloc(SB_PAGE, SB_PAGE);
+	if (!h->fill[i])
+		return -ENOMEM;
+	memcpy(h->fill[i], fill, SB_PAGE);
+	if (madvise(page, SB_PAGE, MADV_DONTNEED))
+		return -errno;
+	return uffd_register(h->fd, page, SB_PAGE);
+}
+
+/* TEST UNIT READY on @q to LUN SB_LUN of tpgt SB_TPGT, not waited for. */
+static struct vsg_cmd *sb_probe(struct vsg_vq *q)
+{
+	__u8 cdb[6] = { 0 };
+	struct vsg_cmd *c = vsg_cmd_get(q);
+
+	if (!c)
+		return NULL;
+	vsg_scsi_prep(c, SB_TPGT, SB_LUN, cdb, sizeof(cdb));
+	if (vsg_scsi_submit(c, false, NULL, 0, 0)) {
+		vsg_cmd_put(c);
+		return NULL;
+	}
+	return c;
+}
+
+/* 1: the LUN is there, 0: absent (LOGICAL UNIT NOT SUPPORTED), -1 other */
+static int sb_present(struct vsg_cmd *c)
+{
+	struct vsg_scsi_res r;
+
+	vsg_scsi_result(c, &r);
+	if (r.response != VIRTIO_SCSI_S_OK)
+		return -1;
+	if (r.status == SAM_STAT_GOOD || vsg_sense_key(&r) == 6)
+		return 1;
+	if (r.status == SAM_STAT_CHECK_CONDITION && vsg_sense_asc(&r) == 0x25)
+		return 0;
+	return -1;
+}
+
+/* Waits up to @ms for a RESCAN of LUN SB_LUN of tpgt SB_TPGT. */
+static bool sb_rescan(struct vsg_dev *d, int ms)
+{
+	__u64 end = vsg_now_ms() + ms;
+	struct virtio_scsi_event ev;
+	__u64 now;
+
+	while ((now = vsg_now_ms()) < end) {
+		if (vsg_event_next(d, &ev, NULL, end - now))
+			return false;
+		if ((ev.event & ~VIRTIO_SCSI_T_EVENTS_MISSED) ==
+		    VIRTIO_SCSI_T_TRANSPORT_RESET &&
+		    ev.reason == VIRTIO_SCSI_EVT_RESET_RESCAN &&
+		    ev.lun[0] == 1 && ev.lun[1] == SB_TPGT &&
+		    ev.lun[2] == 0 && ev.lun[3] == SB_LUN)
+			return true;
+	}
+	return false;
+}
+
+TEST_F_TIMEOUT(race, set_endpoint_binds_before_serving, 100)
+{
+	struct sb_thread set = { .e = &self->e }, unl = { .e = &self->e };
+	struct vsg_opts ao = { .nr_io = 1 };
+	struct sb_hold h = { .fd = -1 };
+	struct vsg_cmd *ac = NULL, *pc = NULL;
+	__u64 link_end = 0;
+	struct vsg_seg seg[2];
+	struct vsg_target t2;
+	struct vsg_env a;
+	__u8 tur[6] = { 0 };
+	bool early = false;
+	void *apage;
+	int ret, state = -1;
+
+	if (vsg_flavour_stock())
+		SKIP(return, "%s",
+		     "needs an unlink that waits under the TPG mutex; 6.1's does not");
+	memset(&t2, 0, sizeof(t2));
+	memset(&a, 0, sizeof(a));
+	ret = vsg_env_setup(&a, VSG_BS_RD, 1, &ao);
+	ASSERT_EQ(0, ret) TH_LOG("device A: %s", a.why);
+	ASSERT_EQ(0, vsg_event_post(self->e.d, 16, VSG_EVT_SIZE));
+	/* B's port gets tpgt_2, with a backstore for its LUN 1. */
+	ASSERT_EQ(0, vsg_clear_endpoint(self->e.d, self->e.t.wwpn));
+	snprintf(t2.wwpn, sizeof(t2.wwpn), "%s", self->e.t.wwpn);
+	snprintf(t2.nexus, sizeof(t2.nexus), "%s", self->e.t.nexus);
+	ret = vsg_tpg_create(&t2, SB_TPGT);
+	if (!ret)
+		ret = vsg_bs_create(&t2, SB_LUN, VSG_BS_RD, VSG_LUN_BYTES);
+	EXPECT_EQ(0, ret) TH_LOG("tpgt_%u: %s", SB_TPGT, strerror(-ret));
+	if (ret)
+		goto out;
+
+	h.fd = uffd_open();
+	EXPECT_LE(0, h.fd) TH_LOG("userfaultfd: %s", strerror(-h.fd));
+	if (h.fd < 0)
+		goto out;
+	/* A's request: a TEST UNIT READY whose header waits in a fault. */
+	ac = vsg_cmd_get(a.q);
+	apage = vsg_alloc(a.d, SB_PAGE, SB_PAGE);
+	ret = ac && apage ? 0 : -ENOMEM;
+	if (!ret) {
+		vsg_scsi_prep(ac, 1, 0, tur, sizeof(tur));
+		memcpy(apage, ac->req, vsg_req_size(a.d));
+		ret = sb_hold_page(&h, 0, apage, apage);
+	}
+	/* B's control queue is set up first: its used ring, then. */
+	if (!ret)
+		ret = sb_hold_page(&h, 1, self->e.d->vqs[VSG_VQ_CTL].used,
+				   self->e.d->vqs[VSG_VQ_CTL].used);
+	EXPECT_EQ(0, ret) TH_LOG("holding pages: %s", strerror(-ret));
+	if (ret)
+		goto out;
+
+	/* 1 */
+	seg[0] = (struct vsg_seg){ .addr = (uintptr_t)apage,
+				   .len = vsg_req_size(a.d) };
+	seg[1] = (struct vsg_seg){ .addr = (uintptr_t)ac->resp,
+				   .len = sizeof(struct virtio_scsi_cmd_resp),
+				   .flags = VRING_DESC_F_WRITE };
+	ret = vsg_cmd_submit(ac, seg, 2, 0);
+	if (!ret)
+		ret = sb_fault(&h, 0);
+	EXPECT_EQ(0, ret) TH_LOG("device A's worker never read its request: %s",
+				 strerror(-ret));
+	if (ret)
+		goto out;
+	/* 2 */
+	ret = sb_start(&set, sb_setter);
+	if (!ret)
+		ret = sb_fault(&h, 1);
+	EXPECT_EQ(0, ret) TH_LOG("SET_ENDPOINT never wrote the used ring: %s",
+				 strerror(-ret));
+	if (ret)
+		goto out;
+	/* 3 */
+	ret = sb_start(&unl, sb_unlinker);
+	EXPECT_EQ(0, ret);
+	if (ret)
+		goto out;
+	EXPECT_TRUE(sb_sleeps_in(&unl, "synchronize_srcu"))
+		TH_LOG("the unlink of LUN 0 never waited for A's reader:\n%s",
+		       sb_stack);
+	/* 4 */
+	EXPECT_EQ(0, sb_let_go(&h, 1));
+	EXPECT_TRUE(sb_sleeps_in(&set, NULL))
+		TH_LOG("SET_ENDPOINT never waited for tpgt_1's mutex:\n%s",
+		       sb_stack);
+	/* 5: the guest's scan, answered now only if B serves requests */
+	pc = sb_probe(self->e.q);
+	EXPECT_NE(NULL, pc);
+	if (pc && !vsg_cmd_wait(pc, 1000)) {
+		early = true;
+		state = sb_present(pc);
+	}
+	ret = vsg_lun_link(&t2, SB_LUN);
+	link_end = ls_now_us();
+	EXPECT_EQ(0, ret) TH_LOG("link: %s", strerror(-ret));
+	/* 6 */
+	EXPECT_EQ(0, sb_let_go(&h, 0));
+	EXPECT_TRUE(sb_join(&unl, 10000)) TH_LOG("unlink never returned");
+	EXPECT_TRUE(sb_join(&set, 10000)) TH_LOG("SET_ENDPOINT never returned");
+	EXPECT_EQ(0, unl.ret);
+	EXPECT_EQ(0, set.ret);
+	/* Not vacuous: the link ran while SET_ENDPOINT was held. */
+	EXPECT_GT(__atomic_load_n(&set.end_us, __ATOMIC_SEQ_CST), link_end);
+	EXPECT_EQ(0, vsg_cmd_wait(ac, VSG_CMD_TIMEOUT_MS))
+		TH_LOG("device A's request never answered");
+	if (pc && !early) {
+		EXPECT_EQ(0, vsg_cmd_wait(pc, VSG_CMD_TIMEOUT_MS))
+			TH_LOG("the scan was never answered");
+		state = sb_present(pc);
+	}
+	EXPECT_NE(-1, state) TH_LOG("the scan got neither GOOD nor LOGICAL UNIT NOT SUPPORTED");
+	if (!state) {
+		EXPECT_TRUE(sb_rescan(self->e.d, 3000))
+			TH_LOG("LUN %u of tpgt_%u: %s (scan answered %s SET_ENDPOINT returned)",
+			       SB_LUN, SB_TPGT,
+			       "absent at the scan, linked, never announced",
+			       early ? "before" : "after");
+	}
+	TH_LOG("scan answered %s SET_ENDPOINT returned: LUN %s",
+	       early ? "before" : "after",
+	       state == 1 ? "present" : state ? "?" : "absent");
+out:
+	/* Closing the userfaultfd lets go of whatever still waits. */
+	if (h.fd >= 0)
+		close(h.fd);
+	EXPECT_TRUE(sb_join(&unl, 20000));
+	EXPECT_TRUE(sb_join(&set, 20000));
+	free(h.fill[0]);
+	free(h.fill[1]);
+	if (pc)
+		vsg_cmd_put(pc);
+	if (ac)
+		vsg_cmd_put(ac);
+	vsg_clear_endpoint(self->e.d, self->e.t.wwpn);
+	vsg_target_teardown(&t2);
+	vsg_env_teardown(&a);
 }
 
 /*
