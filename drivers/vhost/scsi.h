@@ -82,10 +82,12 @@ extern unsigned int vhs_inline_sg_cnt;
 
 /*
  * What a guest makes us allocate per request is charged to the memory
- * cgroup of the device's owner (the vhost worker runs in the owner's
- * cgroups).  Bounce pages and scatterlists must not make the kernel
- * reclaim hard or OOM-kill for a guest: they fail fast, and the guest is
- * answered TASK SET FULL and retries.
+ * cgroup of the device's owner (the handlers run in set_active_memcg() of
+ * it).  Bounce pages, the bulk of it, must not make the kernel reclaim
+ * hard or OOM-kill for a guest: they fail fast (VHS_GFP_PAGE), and the
+ * guest is answered TASK SET FULL and retries.  The smaller per-request
+ * allocations (VHS_GFP: scatterlists, iovec and log copies) may reclaim
+ * within the owner's cgroup like any of its allocations.
  */
 #define VHS_GFP			(GFP_KERNEL_ACCOUNT | __GFP_NOWARN)
 #define VHS_GFP_PAGE		(VHS_GFP | __GFP_NORETRY)
