@@ -318,6 +318,7 @@ struct vhs_tmf {
 	struct vhost_work work;		/* answers from the worker */
 	atomic_t pending;		/* LIO TMR + commands in scope, +1 */
 	u8 lio_resp;			/* enum tcm_tmrsp_table */
+	bool tmr_nomem;			/* LIO could not allocate the TMR */
 	struct se_cmd se_cmd;		/* the LIO TMR, if one is used */
 };
 

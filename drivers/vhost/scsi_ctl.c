@@ -87,6 +87,8 @@ static u8 vhs_tmf_response(struct vhs_tmf *tmf)
 	default:	/* waited for its scope, no LIO TMR */
 		return VHS_S_FUNCTION_COMPLETE;
 	}
+	if (tmf->tmr_nomem)	/* no TMR: the guest may retry */
+		return VIRTIO_SCSI_S_BUSY;
 	switch (tmf->lio_resp) {
 	case TMR_FUNCTION_COMPLETE:
 	case TMR_TASK_DOES_NOT_EXIST:
@@ -160,12 +162,17 @@ void vhs_release_tmr(struct vhs_tmf *tmf)
 static void vhs_tmr_submit(struct vhs_tmf *tmf, struct se_session *sess,
 			   const struct vhs_scope *sc, u8 function)
 {
+	int ret;
+
 	tmf->lio_resp = TMR_FUNCTION_REJECTED;
 	atomic_inc(&tmf->pending);
-	if (target_submit_tmr(&tmf->se_cmd, sess, NULL, sc->lun_id, NULL,
-			      function, VHS_GFP, sc->tag,
-			      TARGET_SCF_ACK_KREF) < 0)
+	ret = target_submit_tmr(&tmf->se_cmd, sess, NULL, sc->lun_id, NULL,
+				function, VHS_GFP, sc->tag, TARGET_SCF_ACK_KREF);
+	if (ret < 0) {
+		/* Out of memory is pressure: BUSY, see vhs_tmf_response() */
+		tmf->tmr_nomem = ret == -ENOMEM;
 		vhs_tmf_put(tmf);
+	}
 }
 
 static struct vhs_tmf *vhs_tmf_alloc(struct vhost_virtqueue *vq,

@@ -518,6 +518,73 @@ TEST_F(fail, request_path_retryable)
 	vsg_cmd_put(c);
 }
 
+/* The worker's @n-th fault-injection point from now on fails (0: none). */
+static int fail_nth(pid_t pid, unsigned int n)
+{
+	char path[64], val[16];
+
+	snprintf(path, sizeof(path), "/proc/%d/fail-nth", pid);
+	snprintf(val, sizeof(val), "%u", n);
+	return vsg_cfs_write(path, val);
+}
+
+/* What is left of fail-nth: 0 once the failure was injected. */
+static long fail_nth_left(pid_t pid)
+{
+	char path[64], val[16];
+
+	snprintf(path, sizeof(path), "/proc/%d/fail-nth", pid);
+	if (vsg_cfs_read(path, val, sizeof(val)))
+		return -1;
+	return atol(val);
+}
+
+/*
+ * A LUN RESET with the worker's first, second, ... allocation failing,
+ * one at a time (fail-nth); the TMF's own state and LIO's TMR are among
+ * them (first and third on 6.1).  Each failure is answered BUSY, which
+ * the guest retries, or the reset completes anyway; never FUNCTION
+ * REJECTED or FAILURE.  The sweep ends at the first TMF that made fewer allocations.
+ * (An ABORT TASK goes the same way to LIO, but only with its task in
+ * flight; one for a tag not in flight is answered from the in-flight
+ * lists, allocating nothing.)
+ */
+TEST_F(fail, tmf_alloc_retryable)
+{
+	const __u32 lun_reset = VIRTIO_SCSI_T_TMF_LOGICAL_UNIT_RESET;
+	unsigned int n, busy = 0;
+	long left;
+	__u8 resp;
+
+	if (_metadata->skip)
+		return;
+	for (n = 1; n <= 16; n++) {
+		resp = 0xff;
+		ASSERT_EQ(0, fail_nth(self->worker, n));
+		ASSERT_EQ(0, vsg_tmf(self->e.d, lun_reset, 1, 0, 0, &resp,
+				     VSG_CMD_TIMEOUT_MS));
+		left = fail_nth_left(self->worker);
+		ASSERT_EQ(0, fail_nth(self->worker, 0));
+		if (left)	/* the TMF made fewer allocations */
+			break;
+		EXPECT_TRUE(resp == VIRTIO_SCSI_S_BUSY || resp == 0 ||
+			    resp == VIRTIO_SCSI_S_FUNCTION_SUCCEEDED)
+			TH_LOG("allocation %u failed: response %u (not retried)",
+			       n, resp);
+		busy += resp == VIRTIO_SCSI_S_BUSY;
+	}
+	TH_LOG("LUN RESET: %u allocations failed in turn, %u answered BUSY",
+	       n - 1, busy);
+	/* its own state and LIO's TMR at least, both answered BUSY */
+	EXPECT_LE(2, n - 1);
+	EXPECT_LE(2, busy);
+	resp = 0xff;
+	ASSERT_EQ(0, vsg_tmf(self->e.d, lun_reset, 1, 0, 0, &resp,
+			     VSG_CMD_TIMEOUT_MS));
+	EXPECT_TRUE(resp == 0 || resp == VIRTIO_SCSI_S_FUNCTION_SUCCEEDED)
+		TH_LOG("LUN RESET without failures: response %u", resp);
+}
+
 int main(int argc, char **argv)
 {
 	return vsg_harness_main(argc, argv);
