@@ -317,6 +317,11 @@ struct vhs_tmf {
 	unsigned int log_nr;
 	struct vhost_work work;		/* answers from the worker */
 	atomic_t pending;		/* LIO TMR + commands in scope, +1 */
+	/*
+	 * Written before the TMF's reference for the TMR is dropped
+	 * (vhs_tmr_submit(), LIO's queue_tm_rsp), read by vhs_tmf_work()
+	 * once @pending reached zero: the atomic_dec_and_test() orders them.
+	 */
 	u8 lio_resp;			/* enum tcm_tmrsp_table */
 	bool tmr_nomem;			/* LIO could not allocate the TMR */
 	struct se_cmd se_cmd;		/* the LIO TMR, if one is used */
