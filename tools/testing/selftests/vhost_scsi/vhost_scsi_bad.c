@@ -156,6 +156,49 @@ TEST_F(bad, oversized_cdb)
 	EXPECT_EQ(0, alive(&self->e, 0));
 }
 
+/* Data both to and from the device: virtio-scsi has no bidirectional. */
+TEST_F(bad, bidirectional)
+{
+	__u8 *buf = vsg_alloc(self->e.d, 1024, 4096);
+	__u8 cdb[10] = { 0x2a, 0, 0, 0, 0, 0, 0, 0, 1 };
+	struct vsg_cmd *c = vsg_cmd_get(self->e.q);
+	struct vsg_seg s[4];
+
+	ASSERT_NE(NULL, buf);
+	vsg_scsi_prep(c, 1, 0, cdb, sizeof(cdb));
+	memset(c->resp, 0xa5, VSG_HDR_AREA);
+	s[0] = (struct vsg_seg){ .addr = (uintptr_t)c->req,
+				 .len = vsg_req_size(self->e.d) };
+	s[1] = (struct vsg_seg){ .addr = (uintptr_t)buf, .len = 512 };
+	s[2] = (struct vsg_seg){ .addr = (uintptr_t)c->resp,
+				 .len = sizeof(struct virtio_scsi_cmd_resp),
+				 .flags = VRING_DESC_F_WRITE };
+	s[3] = (struct vsg_seg){ .addr = (uintptr_t)buf + 512, .len = 512,
+				 .flags = VRING_DESC_F_WRITE };
+	ASSERT_EQ(0, vsg_cmd_submit(c, s, 4, 0));
+	expect_answer(_metadata, c, VIRTIO_SCSI_S_FAILURE);
+	EXPECT_EQ(0, alive(&self->e, 0));
+}
+
+/* A READ into more than 2048 pages: OVERRUN, nothing transferred. */
+TEST_F(bad, data_over_limit)
+{
+	const size_t len = (8 << 20) + 4096;
+	__u8 cdb[10] = { 0x28, 0, 0, 0, 0, 0, 0, 0x40, 0x08 };
+	struct vsg_cmd *c = vsg_cmd_get(self->e.q);
+	__u8 *buf = vsg_alloc(self->e.d, len, 4096);
+	struct iovec iov = { buf, len };
+
+	ASSERT_NE(NULL, buf);
+	memset(buf, 0x5a, 4096);
+	vsg_scsi_prep(c, 1, 0, cdb, sizeof(cdb));
+	memset(c->resp, 0xa5, VSG_HDR_AREA);
+	ASSERT_EQ(0, vsg_scsi_submit(c, false, &iov, 1, 0));
+	expect_answer(_metadata, c, VIRTIO_SCSI_S_OVERRUN);
+	EXPECT_EQ(0x5a, buf[0]) TH_LOG("data written for an OVERRUN");
+	EXPECT_EQ(0, alive(&self->e, 0));
+}
+
 /* A missing target answered through a response split over 3 descriptors. */
 TEST_F(bad, bad_target_split_response)
 {
