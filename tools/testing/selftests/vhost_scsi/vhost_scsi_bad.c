@@ -212,6 +212,7 @@ TEST_F(bad, bad_target_split_response)
 	vsg_scsi_result(c, &r);
 	EXPECT_EQ(VIRTIO_SCSI_S_BAD_TARGET, r.response);
 	EXPECT_EQ(0, r.sense_len);
+	EXPECT_EQ(sizeof(struct virtio_scsi_cmd_resp), r.used_len);
 }
 
 static struct vsg_seg hdr_seg(struct vsg_cmd *c)
