@@ -38,17 +38,6 @@ FIXTURE_TEARDOWN(ctl)
 	vsg_env_teardown(&self->e);
 }
 
-static bool tmf_done(__u8 resp)
-{
-	return resp == VIRTIO_SCSI_S_OK ||
-	       resp == VIRTIO_SCSI_S_FUNCTION_SUCCEEDED;
-}
-
-static bool tmf_answered(__u8 resp)
-{
-	return tmf_done(resp) || resp == VIRTIO_SCSI_S_FUNCTION_REJECTED;
-}
-
 /* TUR until the reset's unit attention is consumed; then GOOD. */
 static int tur_settles(struct vsg_vq *q)
 {
@@ -71,7 +60,7 @@ TEST_F(ctl, tmf_lun_reset)
 
 	ASSERT_EQ(0, vsg_tmf(self->e.d, VIRTIO_SCSI_T_TMF_LOGICAL_UNIT_RESET,
 			     1, 0, 0, &resp, TMF_TIMEOUT_MS));
-	EXPECT_TRUE(tmf_done(resp)) TH_LOG("response %u", resp);
+	EXPECT_TRUE(vsg_tmf_done(resp)) TH_LOG("response %u", resp);
 	EXPECT_EQ(0, tur_settles(self->e.q));
 }
 
@@ -82,8 +71,8 @@ static void tmf_expect_done(struct __test_metadata *_metadata,
 
 	ASSERT_EQ(0, vsg_tmf(e->d, subtype, 1, 0, 0x1234, &resp,
 			     TMF_TIMEOUT_MS));
-	EXPECT_TRUE(tmf_done(resp)) TH_LOG("subtype %u response %u",
-					   subtype, resp);
+	EXPECT_TRUE(vsg_tmf_done(resp))
+		TH_LOG("subtype %u response %u", subtype, resp);
 	EXPECT_EQ(0, tur_settles(e->q));
 }
 
@@ -125,8 +114,8 @@ TEST_F(ctl, tmf_optional_answered)
 		resp = 0xff;
 		ASSERT_EQ(0, vsg_tmf(self->e.d, sub[i], 1, 0, 7, &resp,
 				     TMF_TIMEOUT_MS));
-		EXPECT_TRUE(tmf_answered(resp)) TH_LOG("subtype %u resp %u",
-						       sub[i], resp);
+		EXPECT_TRUE(vsg_tmf_answered(resp))
+			TH_LOG("subtype %u resp %u", sub[i], resp);
 	}
 	EXPECT_EQ(0, tur_settles(self->e.q));
 }
@@ -199,7 +188,7 @@ TEST_F_TIMEOUT(ctl, lun_reset_under_io, 60)
 		ASSERT_EQ(0, vsg_tmf(self->e.d,
 				     VIRTIO_SCSI_T_TMF_LOGICAL_UNIT_RESET,
 				     1, 0, 0, &resp, TMF_TIMEOUT_MS));
-		done += tmf_done(resp);
+		done += vsg_tmf_done(resp);
 	}
 	for (i = 0; i < 2; i++)
 		vsg_worker_join(&w[i]);
@@ -230,17 +219,17 @@ TEST_F(ctl, lun_reset_two_luns_then_unlink)
 	ASSERT_EQ(0, vsg_lun_link(&self->e.t, 1));
 	ASSERT_EQ(0, vsg_tmf(self->e.d, VIRTIO_SCSI_T_TMF_LOGICAL_UNIT_RESET,
 			     1, 0, 0, &resp, TMF_TIMEOUT_MS));
-	EXPECT_TRUE(tmf_done(resp));
+	EXPECT_TRUE(vsg_tmf_done(resp));
 	ASSERT_EQ(0, vsg_tmf(self->e.d, VIRTIO_SCSI_T_TMF_LOGICAL_UNIT_RESET,
 			     1, 1, 0, &resp, TMF_TIMEOUT_MS));
-	EXPECT_TRUE(tmf_done(resp));
+	EXPECT_TRUE(vsg_tmf_done(resp));
 	ASSERT_EQ(0, vsg_lun_unlink(&self->e.t, 1));
 	ASSERT_EQ(0, vsg_lun_unlink(&self->e.t, 0));
 	ASSERT_EQ(0, vsg_lun_link(&self->e.t, 0));
 	EXPECT_EQ(0, tur_settles(self->e.q));
 	ASSERT_EQ(0, vsg_tmf(self->e.d, VIRTIO_SCSI_T_TMF_LOGICAL_UNIT_RESET,
 			     1, 0, 0, &resp, TMF_TIMEOUT_MS));
-	EXPECT_TRUE(tmf_done(resp));
+	EXPECT_TRUE(vsg_tmf_done(resp));
 }
 
 static unsigned int ev_lun(const struct virtio_scsi_event *ev)
@@ -710,12 +699,12 @@ static void slow_tmf(struct __test_metadata *_metadata,
 	ASSERT_EQ(0, vsg_tmf(self->e.d, subtype, 1, 0, 0, &resp,
 			     TMF_TIMEOUT_MS));
 	pending = slow_pending(self);
-	if (tmf_done(resp)) {
+	if (vsg_tmf_done(resp)) {
 		EXPECT_EQ(0, pending)
 			TH_LOG("commands still in flight after the TMF response");
 	}
-	EXPECT_TRUE(tmf_done(resp)) TH_LOG("subtype %u response %u",
-					   subtype, resp);
+	EXPECT_TRUE(vsg_tmf_done(resp))
+		TH_LOG("subtype %u response %u", subtype, resp);
 	slow_collect(_metadata, self, &n);
 	EXPECT_EQ(0, tur_settles(self->e.q));
 }
@@ -740,7 +729,7 @@ TEST_F_TIMEOUT(slow, abort_task_set_quiet, 60)
 	slow_submit(_metadata, &self->s);
 	ASSERT_EQ(0, vsg_tmf(self->s.e.d, VIRTIO_SCSI_T_TMF_ABORT_TASK_SET,
 			     1, 0, 0, &resp, TMF_TIMEOUT_MS));
-	EXPECT_TRUE(tmf_done(resp)) TH_LOG("response %u", resp);
+	EXPECT_TRUE(vsg_tmf_done(resp)) TH_LOG("response %u", resp);
 	slow_collect(_metadata, &self->s, &n);
 	EXPECT_EQ(0, vsg_kmsg_count(fd, "ABORT_TASK", 7, last, sizeof(last)))
 		TH_LOG("host logged for the TMF, last: %s", last);
@@ -780,20 +769,20 @@ TEST_F_TIMEOUT(slow, abort_task_in_flight, 60)
 	ASSERT_EQ(0, vsg_tmf(self->s.e.d, VIRTIO_SCSI_T_TMF_ABORT_TASK, 1, 0,
 			     self->s.c[1][5]->tag, &resp, TMF_TIMEOUT_MS));
 	vsg_vq_reap(vsg_io_vq(self->s.e.d, 1));
-	if (tmf_done(resp)) {
+	if (vsg_tmf_done(resp)) {
 		EXPECT_EQ(VSG_CMD_DONE, self->s.c[1][5]->state)
 			TH_LOG("the named command is unanswered after the TMF");
 	}
-	EXPECT_TRUE(tmf_done(resp)) TH_LOG("response %u", resp);
+	EXPECT_TRUE(vsg_tmf_done(resp)) TH_LOG("response %u", resp);
 	ASSERT_EQ(0, vsg_cmd_wait(self->s.c[1][5], VSG_CMD_TIMEOUT_MS));
 	vsg_scsi_result(self->s.c[1][5], &r);
-	if (tmf_done(resp)) {
+	if (vsg_tmf_done(resp)) {
 		EXPECT_EQ(VIRTIO_SCSI_S_ABORTED, r.response)
 			TH_LOG("the named command: response %u status %u",
 			       r.response, r.status);
 	}
 	slow_collect(_metadata, &self->s, &n);
-	EXPECT_EQ(SLOW_QUEUES * SLOW_CMDS - tmf_done(resp), n.good);
+	EXPECT_EQ(SLOW_QUEUES * SLOW_CMDS - vsg_tmf_done(resp), n.good);
 }
 
 /*
@@ -1000,7 +989,7 @@ TEST_F_TIMEOUT(slow, unlink_with_tmf_in_flight, 60)
 
 	ASSERT_EQ(0, vsg_cmd_wait(c, TMF_TIMEOUT_MS));
 	resp = ((struct virtio_scsi_ctrl_tmf_resp *)c->resp)->response;
-	EXPECT_TRUE(tmf_done(resp)) TH_LOG("LUN RESET response %u", resp);
+	EXPECT_TRUE(vsg_tmf_done(resp)) TH_LOG("LUN RESET response %u", resp);
 	EXPECT_EQ(1, c->completions);
 	vsg_cmd_put(c);
 	slow_collect(_metadata, &self->s, &n);

@@ -671,8 +671,7 @@ static int fz_check_ctl(struct fz_batch *b)
 		return 0;
 	ret = vsg_tmf(b->d, VIRTIO_SCSI_T_TMF_LOGICAL_UNIT_RESET, 1, 0, 0,
 		      &resp, FZ_ANSWER_MS);
-	if (!ret && (resp == VIRTIO_SCSI_S_OK ||
-		     resp == VIRTIO_SCSI_S_FUNCTION_SUCCEEDED))
+	if (!ret && vsg_tmf_done(resp))
 		return 0;
 	snprintf(b->what, sizeof(b->what),
 		 "the control queue: LUN RESET: %s, response %u",

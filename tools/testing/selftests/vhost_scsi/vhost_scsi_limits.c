@@ -512,8 +512,7 @@ TEST_F(fail, request_path_retryable)
 	resp = 0xff;
 	ASSERT_EQ(0, vsg_tmf(self->e.d, VIRTIO_SCSI_T_TMF_ABORT_TASK_SET, 1, 0,
 			     0, &resp, VSG_CMD_TIMEOUT_MS));
-	EXPECT_TRUE(resp == VIRTIO_SCSI_S_OK ||
-		    resp == VIRTIO_SCSI_S_FUNCTION_SUCCEEDED)
+	EXPECT_TRUE(vsg_tmf_done(resp))
 		TH_LOG("response %u", resp);
 	vsg_cmd_put(c);
 }
@@ -567,8 +566,7 @@ TEST_F(fail, tmf_alloc_retryable)
 		ASSERT_EQ(0, fail_nth(self->worker, 0));
 		if (left)	/* the TMF made fewer allocations */
 			break;
-		EXPECT_TRUE(resp == VIRTIO_SCSI_S_BUSY || resp == 0 ||
-			    resp == VIRTIO_SCSI_S_FUNCTION_SUCCEEDED)
+		EXPECT_TRUE(resp == VIRTIO_SCSI_S_BUSY || vsg_tmf_done(resp))
 			TH_LOG("allocation %u failed: response %u (not retried)",
 			       n, resp);
 		busy += resp == VIRTIO_SCSI_S_BUSY;
@@ -581,7 +579,7 @@ TEST_F(fail, tmf_alloc_retryable)
 	resp = 0xff;
 	ASSERT_EQ(0, vsg_tmf(self->e.d, lun_reset, 1, 0, 0, &resp,
 			     VSG_CMD_TIMEOUT_MS));
-	EXPECT_TRUE(resp == 0 || resp == VIRTIO_SCSI_S_FUNCTION_SUCCEEDED)
+	EXPECT_TRUE(vsg_tmf_done(resp))
 		TH_LOG("LUN RESET without failures: response %u", resp);
 }
 

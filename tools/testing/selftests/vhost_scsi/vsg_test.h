@@ -70,6 +70,19 @@ int vsg_kmsg_open(void);
 unsigned int vsg_kmsg_count(int fd, const char *needle, int max_level,
 			    char *last, size_t len);
 
+/* A TMF response saying the function completed (virtio spec 5.6.6.2). */
+static inline bool vsg_tmf_done(__u8 resp)
+{
+	return resp == VIRTIO_SCSI_S_OK ||
+	       resp == VIRTIO_SCSI_S_FUNCTION_SUCCEEDED;
+}
+
+/* Completed, or refused as a function the target does not offer. */
+static inline bool vsg_tmf_answered(__u8 resp)
+{
+	return vsg_tmf_done(resp) || resp == VIRTIO_SCSI_S_FUNCTION_REJECTED;
+}
+
 void *vsg_worker_fn(void *arg);
 int vsg_worker_start(struct vsg_worker *w);
 void vsg_worker_join(struct vsg_worker *w);
