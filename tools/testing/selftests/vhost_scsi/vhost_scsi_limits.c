@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "kselftest_harness.h"
+#include "vsg_fault.h"
 #include "vsg_test.h"
 #include "vsg_only.h"
 
@@ -319,7 +320,6 @@ TEST_F_TIMEOUT(memcg, bounce_flood, 180)
  * thread (task-filter and /proc/PID/make-it-fail), which is where the
  * request and control handlers run; nothing else is made to fail.
  */
-#define DEBUGFS		"/sys/kernel/debug"
 #define FAIL_TIMES	"1000"
 
 /*
@@ -327,10 +327,7 @@ TEST_F_TIMEOUT(memcg, bounce_flood, 180)
  * that no task but the worker ever sees a failure; they are restored in
  * the reverse order.
  */
-static const struct {
-	const char *file;	/* below DEBUGFS */
-	const char *val;
-} fault_settings[] = {
+static const struct vsg_fault_setting fault_settings[] = {
 	{ "failslab/task-filter", "Y" },
 	{ "fail_page_alloc/task-filter", "Y" },
 	{ "failslab/verbose", "0" },
@@ -349,15 +346,9 @@ static const struct {
 
 FIXTURE(fail) {
 	struct vsg_env e;
-	char old[ARRAY_SIZE(fault_settings)][32];
-	unsigned int nr_set;	/* settings made, to restore */
+	struct vsg_faults faults;
 	pid_t worker;
 };
-
-static int dbg_path(char *path, size_t len, const char *file)
-{
-	return snprintf(path, len, DEBUGFS "/%s", file);
-}
 
 /* The device's vhost worker: 6.1 names it vhost-<owner pid>. */
 static pid_t vhost_worker_pid(void)
@@ -383,49 +374,17 @@ static pid_t vhost_worker_pid(void)
 	return pid;
 }
 
-static int make_it_fail(pid_t pid, bool on)
-{
-	char path[64];
-
-	snprintf(path, sizeof(path), "/proc/%d/make-it-fail", pid);
-	return vsg_cfs_write(path, on ? "1" : "0");
-}
-
-static long long fail_times(const char *what)
-{
-	char path[96], val[32];
-
-	snprintf(path, sizeof(path), DEBUGFS "/%s/times", what);
-	if (vsg_cfs_read(path, val, sizeof(val)))
-		return -1;
-	return atoll(val);
-}
-
 FIXTURE_SETUP(fail)
 {
 	struct vsg_opts o = { .nr_io = 1 };
-	char path[96];
-	unsigned int i;
 	int ret;
 
-	self->nr_set = 0;
 	self->worker = 0;
-	if (access(DEBUGFS "/failslab", F_OK))
-		mount("none", DEBUGFS, "debugfs", 0, NULL);
-	if (access(DEBUGFS "/failslab", F_OK) ||
-	    access(DEBUGFS "/fail_page_alloc", F_OK))
-		SKIP(return,
-		     "kernel without CONFIG_FAILSLAB and CONFIG_FAIL_PAGE_ALLOC (the debug tier runs this)");
-	for (i = 0; i < ARRAY_SIZE(fault_settings); i++) {
-		dbg_path(path, sizeof(path), fault_settings[i].file);
-		ASSERT_EQ(0, vsg_cfs_read(path, self->old[i],
-					  sizeof(self->old[i])))
-			TH_LOG("%s", path);
-		self->old[i][strcspn(self->old[i], "\n")] = '\0';
-		self->nr_set++;
-		ASSERT_EQ(0, vsg_cfs_write(path, fault_settings[i].val))
-			TH_LOG("%s = %s", path, fault_settings[i].val);
-	}
+	ret = vsg_faults_apply(&self->faults, fault_settings,
+			       ARRAY_SIZE(fault_settings));
+	if (ret == 4)
+		SKIP(return, "%s", self->faults.why);
+	ASSERT_EQ(0, ret) TH_LOG("%s", self->faults.why);
 	ret = vsg_env_setup(&self->e, VSG_BS_RD, 1, &o);
 	ASSERT_EQ(0, ret) TH_LOG("%s", self->e.why);
 	self->worker = vhost_worker_pid();
@@ -434,17 +393,11 @@ FIXTURE_SETUP(fail)
 
 FIXTURE_TEARDOWN(fail)
 {
-	char path[96];
-	unsigned int i;
-
 	if (self->worker)
-		make_it_fail(self->worker, false);
+		vsg_make_it_fail(self->worker, false);
 	if (self->e.d)
 		vsg_env_teardown(&self->e);
-	for (i = self->nr_set; i--; ) {
-		dbg_path(path, sizeof(path), fault_settings[i].file);
-		vsg_cfs_write(path, self->old[i]);
-	}
+	vsg_faults_undo(&self->faults);
 }
 
 /* A 256 KiB READ: more pages than the inline scatterlist holds. */
@@ -477,9 +430,9 @@ TEST_F(fail, request_path_retryable)
 	buf = vsg_alloc(self->e.d, (256 << 10) + 4096, 4096);
 	ASSERT_NE(NULL, buf);
 	memset(buf, 0, (256 << 10) + 4096);	/* no fault in the worker */
-	slab0 = fail_times("failslab");
-	page0 = fail_times("fail_page_alloc");
-	ASSERT_EQ(0, make_it_fail(self->worker, true));
+	slab0 = vsg_fault_times("failslab");
+	page0 = vsg_fault_times("fail_page_alloc");
+	ASSERT_EQ(0, vsg_make_it_fail(self->worker, true));
 
 	ASSERT_EQ(0, submit_reads(self->e.q, &c, 1, buf, len));
 	tally_reads(&c, 1, len, &t, &full);
@@ -494,12 +447,12 @@ TEST_F(fail, request_path_retryable)
 			     0, &resp, VSG_CMD_TIMEOUT_MS));
 	EXPECT_EQ(VIRTIO_SCSI_S_BUSY, resp);
 
-	ASSERT_EQ(0, make_it_fail(self->worker, false));
+	ASSERT_EQ(0, vsg_make_it_fail(self->worker, false));
 	TH_LOG("failures injected: %lld slab, %lld page",
-	       slab0 - fail_times("failslab"),
-	       page0 - fail_times("fail_page_alloc"));
-	EXPECT_LT(fail_times("failslab"), slab0);
-	EXPECT_LT(fail_times("fail_page_alloc"), page0);
+	       slab0 - vsg_fault_times("failslab"),
+	       page0 - vsg_fault_times("fail_page_alloc"));
+	EXPECT_LT(vsg_fault_times("failslab"), slab0);
+	EXPECT_LT(vsg_fault_times("fail_page_alloc"), page0);
 
 	/* the guest retries: each is served */
 	memset(&t, 0, sizeof(t));
@@ -515,27 +468,6 @@ TEST_F(fail, request_path_retryable)
 	EXPECT_TRUE(vsg_tmf_done(resp))
 		TH_LOG("response %u", resp);
 	vsg_cmd_put(c);
-}
-
-/* The worker's @n-th fault-injection point from now on fails (0: none). */
-static int fail_nth(pid_t pid, unsigned int n)
-{
-	char path[64], val[16];
-
-	snprintf(path, sizeof(path), "/proc/%d/fail-nth", pid);
-	snprintf(val, sizeof(val), "%u", n);
-	return vsg_cfs_write(path, val);
-}
-
-/* What is left of fail-nth: 0 once the failure was injected. */
-static long fail_nth_left(pid_t pid)
-{
-	char path[64], val[16];
-
-	snprintf(path, sizeof(path), "/proc/%d/fail-nth", pid);
-	if (vsg_cfs_read(path, val, sizeof(val)))
-		return -1;
-	return atol(val);
 }
 
 /*
@@ -554,16 +486,19 @@ TEST_F(fail, tmf_alloc_retryable)
 	unsigned int n, busy = 0;
 	long left;
 	__u8 resp;
+	int fd;
 
 	if (_metadata->skip)
 		return;
+	fd = vsg_fail_nth_open(self->worker);
+	ASSERT_LE(0, fd);
 	for (n = 1; n <= 16; n++) {
 		resp = 0xff;
-		ASSERT_EQ(0, fail_nth(self->worker, n));
+		ASSERT_EQ(0, vsg_fail_nth_set(fd, n));
 		ASSERT_EQ(0, vsg_tmf(self->e.d, lun_reset, 1, 0, 0, &resp,
 				     VSG_CMD_TIMEOUT_MS));
-		left = fail_nth_left(self->worker);
-		ASSERT_EQ(0, fail_nth(self->worker, 0));
+		left = vsg_fail_nth_left(fd);
+		ASSERT_EQ(0, vsg_fail_nth_set(fd, 0));
 		if (left)	/* the TMF made fewer allocations */
 			break;
 		EXPECT_TRUE(resp == VIRTIO_SCSI_S_BUSY || vsg_tmf_done(resp))
@@ -571,6 +506,7 @@ TEST_F(fail, tmf_alloc_retryable)
 			       n, resp);
 		busy += resp == VIRTIO_SCSI_S_BUSY;
 	}
+	close(fd);
 	TH_LOG("LUN RESET: %u allocations failed in turn, %u answered BUSY",
 	       n - 1, busy);
 	/* its own state and LIO's TMR at least, both answered BUSY */

@@ -1,0 +1,114 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Fault injection for the vhost_scsi selftests: see vsg_fault.h.
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/mount.h>
+
+#include "vsg_cfs.h"
+#include "vsg_fault.h"
+
+static void dbg_path(char *path, size_t len, const char *file)
+{
+	snprintf(path, len, VSG_DEBUGFS "/%s", file);
+}
+
+int vsg_faults_apply(struct vsg_faults *f,
+		     const struct vsg_fault_setting *set, unsigned int nr)
+{
+	char path[128];
+	unsigned int i;
+
+	f->set = set;
+	f->nr_set = 0;
+	f->why[0] = '\0';
+	if (nr > VSG_FAULT_MAX_SETTINGS) {
+		snprintf(f->why, sizeof(f->why), "%u fault settings, at most %u",
+			 nr, VSG_FAULT_MAX_SETTINGS);
+		return 1;
+	}
+	if (access(VSG_DEBUGFS "/failslab", F_OK))
+		mount("none", VSG_DEBUGFS, "debugfs", 0, NULL);
+	if (access(VSG_DEBUGFS "/failslab", F_OK) ||
+	    access(VSG_DEBUGFS "/fail_page_alloc", F_OK)) {
+		snprintf(f->why, sizeof(f->why), "%s",
+			 "kernel without CONFIG_FAILSLAB and CONFIG_FAIL_PAGE_ALLOC (the debug tier runs this)");
+		return 4;
+	}
+	for (i = 0; i < nr; i++) {
+		dbg_path(path, sizeof(path), set[i].file);
+		if (vsg_cfs_read(path, f->old[i], sizeof(f->old[i]))) {
+			snprintf(f->why, sizeof(f->why), "cannot read %s",
+				 path);
+			return 1;
+		}
+		f->old[i][strcspn(f->old[i], "\n")] = '\0';
+		f->nr_set++;
+		if (vsg_cfs_write(path, set[i].val)) {
+			snprintf(f->why, sizeof(f->why), "cannot set %s = %s",
+				 path, set[i].val);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+void vsg_faults_undo(struct vsg_faults *f)
+{
+	char path[128];
+
+	while (f->nr_set) {
+		f->nr_set--;
+		dbg_path(path, sizeof(path), f->set[f->nr_set].file);
+		vsg_cfs_write(path, f->old[f->nr_set]);
+	}
+}
+
+long long vsg_fault_times(const char *what)
+{
+	char path[96], val[32];
+
+	snprintf(path, sizeof(path), VSG_DEBUGFS "/%s/times", what);
+	if (vsg_cfs_read(path, val, sizeof(val)))
+		return -1;
+	return atoll(val);
+}
+
+int vsg_make_it_fail(pid_t pid, bool on)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/make-it-fail", pid);
+	return vsg_cfs_write(path, on ? "1" : "0");
+}
+
+int vsg_fail_nth_open(pid_t tid)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/fail-nth", tid);
+	return open(path, O_RDWR | O_CLOEXEC);
+}
+
+int vsg_fail_nth_set(int fd, unsigned int n)
+{
+	char val[16];
+	int len = snprintf(val, sizeof(val), "%u", n);
+
+	return pwrite(fd, val, len, 0) == len ? 0 : -1;
+}
+
+long vsg_fail_nth_left(int fd)
+{
+	char val[16];
+	ssize_t n = pread(fd, val, sizeof(val) - 1, 0);
+
+	if (n <= 0)
+		return -1;
+	val[n] = '\0';
+	return atol(val);
+}
