@@ -28,12 +28,16 @@
 #include <linux/uio.h>
 #include <linux/vhost.h>
 #include <linux/virtio_scsi.h>
+#include <linux/workqueue.h>
 #include <target/target_core_base.h>
 
 #include "vhost.h"
 
 #define VHS_MAX_TARGET		256
 #define VHS_MAX_LUN		16384	/* flat space addressing, 14 bits */
+/* Retries of a LUN publication that found no memory, in jiffies. */
+#define VHS_PUBLISH_MIN_DELAY	(HZ / 10)
+#define VHS_PUBLISH_MAX_DELAY	(10 * HZ)
 #define VHS_MAX_IO_VQ		1024
 #define VHS_NAMELEN		256
 #define VHS_MAX_CDB		32
@@ -139,10 +143,19 @@ struct vhs_tpg {
 	/*
 	 * VHS_MAX_LUN slots, allocated with the TPG and never replaced, so
 	 * a LUN link allocates nothing but its vhs_lun (6.1's LIO ignores a
-	 * failing fabric_post_link).  Slots: writers hold mutex, readers
-	 * hold vhs_srcu.
+	 * failing fabric_post_link; see @unpublished).  Slots: writers hold
+	 * mutex, readers hold vhs_srcu.
 	 */
 	struct vhs_lun __rcu **luns;
+	/*
+	 * LUNs LIO linked but whose vhs_lun could not be allocated: bit per
+	 * LUN id, protected by mutex.  @publish_work retries them, with
+	 * @publish_delay (jiffies, protected by mutex) doubling up to
+	 * VHS_PUBLISH_MAX_DELAY; an unlink clears the bit.
+	 */
+	unsigned long *unpublished;
+	struct delayed_work publish_work;
+	unsigned long publish_delay;
 	/* On vhs_tpg_list: writers hold vhs_tpg_list_lock, readers its SRCU. */
 	struct list_head node;
 	struct vhs_tport *tport;

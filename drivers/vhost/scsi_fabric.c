@@ -181,6 +181,86 @@ static int vhs_parse_tpgt(const char *name, u16 *tpgt)
 	return strcmp(name, canon) ? -EINVAL : 0;
 }
 
+static void vhs_lun_release(struct percpu_ref *ref)
+{
+	complete(&container_of(ref, struct vhs_lun, ref)->drained);
+}
+
+static struct vhs_lun *vhs_lun_alloc(u64 id)
+{
+	struct vhs_lun *lun;
+
+	lun = kzalloc(sizeof(*lun), GFP_KERNEL | __GFP_NOWARN);
+	if (!lun)
+		return NULL;
+	if (percpu_ref_init(&lun->ref, vhs_lun_release, 0,
+			    GFP_KERNEL | __GFP_NOWARN)) {
+		kfree(lun);
+		return NULL;
+	}
+	init_completion(&lun->drained);
+	lun->unpacked_lun = id;
+	return lun;
+}
+
+static void vhs_lun_free(struct vhs_lun *lun)
+{
+	percpu_ref_exit(&lun->ref);
+	kfree(lun);
+}
+
+/* Publish LUN @id of @tpg and announce it to the guest. */
+static void vhs_lun_publish(struct vhs_tpg *tpg, struct vhs_lun *lun)
+{
+	lockdep_assert_held(&tpg->mutex);
+	rcu_assign_pointer(tpg->luns[lun->unpacked_lun], lun);
+	vhs_evt_post(tpg, lun->unpacked_lun, VIRTIO_SCSI_EVT_RESET_RESCAN);
+}
+
+/* A LUN whose vhs_lun could not be allocated: try again later. */
+static void vhs_lun_defer(struct vhs_tpg *tpg, u64 id)
+{
+	lockdep_assert_held(&tpg->mutex);
+	pr_warn_ratelimited("LUN %llu of %s/tpgt_%u is not visible to guests yet: out of memory; retrying\n",
+			    id, tpg->tport->name, tpg->tpgt);
+	set_bit(id, tpg->unpublished);
+	if (!delayed_work_pending(&tpg->publish_work)) {
+		tpg->publish_delay = VHS_PUBLISH_MIN_DELAY;
+		queue_delayed_work(system_wq, &tpg->publish_work,
+				   tpg->publish_delay);
+	}
+}
+
+/*
+ * Publish the LUNs a link could not: each is still linked (an unlink
+ * clears its bit under the mutex).  Still no memory: back off and retry.
+ */
+static void vhs_publish_work(struct work_struct *work)
+{
+	struct vhs_tpg *tpg = container_of(to_delayed_work(work),
+					   struct vhs_tpg, publish_work);
+	struct vhs_lun *lun;
+	unsigned long id;
+
+	mutex_lock(&tpg->mutex);
+	for_each_set_bit(id, tpg->unpublished, VHS_MAX_LUN) {
+		lun = vhs_lun_alloc(id);
+		if (!lun) {
+			tpg->publish_delay = min_t(unsigned long,
+						   2 * tpg->publish_delay,
+						   VHS_PUBLISH_MAX_DELAY);
+			queue_delayed_work(system_wq, &tpg->publish_work,
+					   tpg->publish_delay);
+			break;
+		}
+		clear_bit(id, tpg->unpublished);
+		vhs_lun_publish(tpg, lun);
+		pr_info_ratelimited("LUN %lu of %s/tpgt_%u is visible to guests now\n",
+				    id, tpg->tport->name, tpg->tpgt);
+	}
+	mutex_unlock(&tpg->mutex);
+}
+
 static struct se_portal_group *vhs_make_tpg(struct se_wwn *wwn,
 					    const char *name)
 {
@@ -201,23 +281,34 @@ static struct se_portal_group *vhs_make_tpg(struct se_wwn *wwn,
 	/* 128 KiB of LUN slots, so that a LUN link has nothing to grow. */
 	tpg->luns = kvcalloc(VHS_MAX_LUN, sizeof(*tpg->luns), GFP_KERNEL);
 	if (!tpg->luns) {
-		kfree(tpg);
-		return ERR_PTR(-ENOMEM);
+		ret = -ENOMEM;
+		goto out_free_tpg;
+	}
+	tpg->unpublished = bitmap_zalloc(VHS_MAX_LUN, GFP_KERNEL);
+	if (!tpg->unpublished) {
+		ret = -ENOMEM;
+		goto out_free_luns;
 	}
 	mutex_init(&tpg->mutex);
+	INIT_DELAYED_WORK(&tpg->publish_work, vhs_publish_work);
 	INIT_LIST_HEAD(&tpg->node);
 	tpg->tport = tport;
 	tpg->tpgt = tpgt;
 	ret = core_tpg_register(wwn, &tpg->se_tpg, tport->proto_id);
-	if (ret < 0) {
-		kvfree(tpg->luns);
-		kfree(tpg);
-		return ERR_PTR(ret);
-	}
+	if (ret < 0)
+		goto out_free_unpublished;
 	mutex_lock(&vhs_tpg_list_lock);
 	list_add_tail_rcu(&tpg->node, &vhs_tpg_list);
 	mutex_unlock(&vhs_tpg_list_lock);
 	return &tpg->se_tpg;
+
+out_free_unpublished:
+	bitmap_free(tpg->unpublished);
+out_free_luns:
+	kvfree(tpg->luns);
+out_free_tpg:
+	kfree(tpg);
+	return ERR_PTR(ret);
 }
 
 static int vhs_drop_nexus(struct vhs_tpg *tpg)
@@ -248,7 +339,10 @@ static void vhs_drop_tpg(struct se_portal_group *se_tpg)
 	synchronize_srcu(&vhs_tpg_list_srcu);
 	/* Not claimed (configfs dependency), no LUN left: nothing reads. */
 	vhs_drop_nexus(tpg);
+	/* Every LUN is unlinked, so the work finds nothing to re-arm for. */
+	cancel_delayed_work_sync(&tpg->publish_work);
 	core_tpg_deregister(se_tpg);
+	bitmap_free(tpg->unpublished);
 	kvfree(tpg->luns);
 	kfree(tpg);
 }
@@ -368,62 +462,29 @@ static struct configfs_attribute *vhs_wwn_attrs[] = {
 	NULL,
 };
 
-static void vhs_lun_release(struct percpu_ref *ref)
-{
-	complete(&container_of(ref, struct vhs_lun, ref)->drained);
-}
-
-static struct vhs_lun *vhs_lun_alloc(u64 id)
-{
-	struct vhs_lun *lun;
-
-	lun = kzalloc(sizeof(*lun), GFP_KERNEL | __GFP_NOWARN);
-	if (!lun)
-		return NULL;
-	if (percpu_ref_init(&lun->ref, vhs_lun_release, 0,
-			    GFP_KERNEL | __GFP_NOWARN)) {
-		kfree(lun);
-		return NULL;
-	}
-	init_completion(&lun->drained);
-	lun->unpacked_lun = id;
-	return lun;
-}
-
-static void vhs_lun_free(struct vhs_lun *lun)
-{
-	percpu_ref_exit(&lun->ref);
-	kfree(lun);
-}
-
 /*
  * fabric_post_link: LIO has the LUN; publish it, then announce it.  6.1's
  * LIO ignores what this returns, so the link needs no allocation but the
- * small vhs_lun; if even that fails the LUN stays invisible, and says so.
+ * small vhs_lun; if even that fails, publish_work retries until it can.
  */
 static int vhs_port_link(struct se_portal_group *se_tpg, struct se_lun *se_lun)
 {
 	struct vhs_tpg *tpg = to_vhs_tpg(se_tpg);
 	u64 id = se_lun->unpacked_lun;
-	struct vhs_lun *lun;
+	struct vhs_lun *lun = NULL;
 
-	if (id >= VHS_MAX_LUN) {
+	if (id >= VHS_MAX_LUN)
 		pr_warn_ratelimited("LUN %llu of %s/tpgt_%u is not visible to guests (LUNs %u and above cannot be addressed)\n",
 				    id, tpg->tport->name, tpg->tpgt,
 				    VHS_MAX_LUN);
-		lun = NULL;
-	} else {
+	else
 		lun = vhs_lun_alloc(id);
-		if (!lun)
-			pr_err_ratelimited("LUN %llu of %s/tpgt_%u is not visible to guests: out of memory; unlink and link it again\n",
-					   id, tpg->tport->name, tpg->tpgt);
-	}
 	mutex_lock(&tpg->mutex);
 	tpg->nr_luns++;
-	if (lun) {
-		rcu_assign_pointer(tpg->luns[id], lun);
-		vhs_evt_post(tpg, id, VIRTIO_SCSI_EVT_RESET_RESCAN);
-	}
+	if (lun)
+		vhs_lun_publish(tpg, lun);
+	else if (id < VHS_MAX_LUN)
+		vhs_lun_defer(tpg, id);
 	mutex_unlock(&tpg->mutex);
 	return 0;
 }
@@ -443,6 +504,7 @@ static void vhs_port_unlink(struct se_portal_group *se_tpg,
 	mutex_lock(&tpg->mutex);
 	tpg->nr_luns--;
 	if (id < VHS_MAX_LUN) {
+		clear_bit(id, tpg->unpublished);
 		lun = rcu_dereference_protected(tpg->luns[id],
 						lockdep_is_held(&tpg->mutex));
 		RCU_INIT_POINTER(tpg->luns[id], NULL);
