@@ -232,11 +232,6 @@ TEST_F(ctl, lun_reset_two_luns_then_unlink)
 	EXPECT_TRUE(vsg_tmf_done(resp));
 }
 
-static unsigned int ev_lun(const struct virtio_scsi_event *ev)
-{
-	return ((ev->lun[2] & 0x3f) << 8) | ev->lun[3];
-}
-
 static int next_event(struct vsg_env *e, struct virtio_scsi_event *ev,
 		      int ms)
 {
@@ -262,7 +257,7 @@ TEST_F(ctl, hotplug_events)
 	EXPECT_EQ(VIRTIO_SCSI_EVT_RESET_RESCAN, ev.reason);
 	EXPECT_EQ(1, ev.lun[0]);
 	EXPECT_EQ(1, ev.lun[1]);
-	EXPECT_EQ(3, ev_lun(&ev));
+	EXPECT_EQ(3, vsg_ev_lun(&ev));
 	ASSERT_EQ(0, vsg_tur(self->e.q, 1, 3, &r));
 	EXPECT_EQ(VIRTIO_SCSI_S_OK, r.response);
 
@@ -270,7 +265,7 @@ TEST_F(ctl, hotplug_events)
 	ASSERT_EQ(0, next_event(&self->e, &ev, 5000));
 	EXPECT_EQ(VIRTIO_SCSI_T_TRANSPORT_RESET, ev.event);
 	EXPECT_EQ(VIRTIO_SCSI_EVT_RESET_REMOVED, ev.reason);
-	EXPECT_EQ(3, ev_lun(&ev));
+	EXPECT_EQ(3, vsg_ev_lun(&ev));
 	/* gone: answered, never silence */
 	ASSERT_EQ(0, vsg_tur(self->e.q, 1, 3, &r));
 	EXPECT_TRUE(r.response != VIRTIO_SCSI_S_OK ||
@@ -411,7 +406,7 @@ TEST_F_TIMEOUT(ctl, lun_ids_under_io, 90)
 		ASSERT_EQ(0, vsg_lun_link_as(&self->e.t, 1 + i, far_ids[i]));
 		ASSERT_EQ(0, next_event(&self->e, &ev, 5000));
 		EXPECT_EQ(VIRTIO_SCSI_EVT_RESET_RESCAN, ev.reason);
-		EXPECT_EQ(far_ids[i], ev_lun(&ev));
+		EXPECT_EQ(far_ids[i], vsg_ev_lun(&ev));
 	}
 	/* every LUN keeps its own data: write them all, then read back */
 	for (i = 0; i < ARRAY_SIZE(far_ids); i++) {
@@ -430,7 +425,7 @@ TEST_F_TIMEOUT(ctl, lun_ids_under_io, 90)
 		ASSERT_EQ(0, vsg_lun_unlink_id(&self->e.t, far_ids[i]));
 		ASSERT_EQ(0, next_event(&self->e, &ev, 5000));
 		EXPECT_EQ(VIRTIO_SCSI_EVT_RESET_REMOVED, ev.reason);
-		EXPECT_EQ(far_ids[i], ev_lun(&ev));
+		EXPECT_EQ(far_ids[i], vsg_ev_lun(&ev));
 		ASSERT_EQ(0, vsg_tur(q, 1, far_ids[i], &r));
 		expect_no_lun(_metadata, &r);
 	}

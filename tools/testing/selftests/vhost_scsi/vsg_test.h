@@ -83,6 +83,12 @@ static inline bool vsg_tmf_answered(__u8 resp)
 	return vsg_tmf_done(resp) || resp == VIRTIO_SCSI_S_FUNCTION_REJECTED;
 }
 
+/* The LUN id an event names (flat space addressing). */
+static inline unsigned int vsg_ev_lun(const struct virtio_scsi_event *ev)
+{
+	return ((ev->lun[2] & 0x3f) << 8) | ev->lun[3];
+}
+
 void *vsg_worker_fn(void *arg);
 int vsg_worker_start(struct vsg_worker *w);
 void vsg_worker_join(struct vsg_worker *w);

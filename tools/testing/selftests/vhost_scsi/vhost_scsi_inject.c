@@ -1,0 +1,544 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Failing allocations in the setup paths (debug kernel: FAILSLAB and
+ * FAIL_PAGE_ALLOC).  Each setup step is swept with fail-nth on the
+ * calling thread: its first allocation fails, then its second, and so
+ * on, until the step makes fewer allocations than the one set to fail.
+ * That fails every allocation the step makes, in vhost_scsi and in the
+ * layers it calls (LIO, configfs, vhost), once.  The steps: make a WWN,
+ * a TPG and its nexus; link a LUN of the device's TPG, and LUN 16383 of
+ * a new TPG; open /dev/vhost-scsi; SET_ENDPOINT.  (VHOST_SET_OWNER is
+ * vhost's own and made more than SWEEP_MAX allocations under KASAN.)
+ *
+ * Every failed step must return an error and leave nothing behind: the
+ * state it would have changed is as before (a LUN whose link failed is
+ * not there for the guest), and the same step without failures then
+ * succeeds.  A step that succeeds although an allocation failed must
+ * have done its whole job.  Leaks are for kmemleak, which the VM runner
+ * scans after the run.  Each sweep prints one "# inject:" line (key=value)
+ * for make stress.
+ *
+ * Only fail-nth injects (the probabilities stay 0), so nothing but this
+ * thread's step fails.  Memory is locked first: a failed page-table
+ * allocation under a user page fault would end in the OOM killer.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <linux/vhost.h>
+
+#include "kselftest_harness.h"
+#include "vsg_fault.h"
+#include "vsg_test.h"
+
+#define SWEEP_MAX	400	/* allocations per step, at most */
+#define FAR_ID		16383	/* the last LUN id */
+#define PUBLISH_WAIT_MS	5000	/* a deferred LUN is visible by then */
+
+static const struct vsg_fault_setting fault_settings[] = {
+	{ "failslab/verbose", "0" },
+	{ "fail_page_alloc/verbose", "0" },
+	{ "failslab/ignore-gfp-wait", "N" },
+	{ "fail_page_alloc/ignore-gfp-wait", "N" },
+	{ "fail_page_alloc/min-order", "0" },
+};
+
+struct inj {
+	struct vsg_env e;
+	struct vsg_faults faults;
+	struct vsg_target t2;	/* made and removed by the steps */
+	int nth;		/* this thread's fail-nth */
+	int fd;			/* a /dev/vhost-scsi of the steps */
+};
+
+FIXTURE(inject) {
+	struct inj x;
+};
+
+struct sweep_res {
+	unsigned int sites;	/* allocations the step makes */
+	unsigned int failed;	/* failures answered with an error */
+	unsigned int tolerated;	/* failures the step got over */
+	unsigned int errnos[8];	/* distinct errors seen */
+	unsigned int nr_errnos;
+	char what[200];		/* the first thing wrong */
+};
+
+/*
+ * A step: @op under test, @prep before it and @undo after a success, both
+ * without failures.  @check says whether the state is as @done says.
+ */
+struct step {
+	const char *name;
+	int (*prep)(struct inj *x);
+	int (*op)(struct inj *x);
+	void (*undo)(struct inj *x);
+	const char *(*check)(struct inj *x, bool done);
+};
+
+static void note_errno(struct sweep_res *r, int err)
+{
+	unsigned int i;
+
+	for (i = 0; i < r->nr_errnos; i++)
+		if (r->errnos[i] == err)
+			return;
+	if (r->nr_errnos < ARRAY_SIZE(r->errnos))
+		r->errnos[r->nr_errnos++] = err;
+}
+
+static void sweep_wrong(struct sweep_res *r, unsigned int n, const char *fmt,
+			const char *arg)
+{
+	char msg[160];
+
+	if (r->what[0])
+		return;
+	snprintf(msg, sizeof(msg), fmt, arg);
+	snprintf(r->what, sizeof(r->what), "allocation %u failed: %s", n, msg);
+}
+
+/* The state after a step: as @done says, or r->what says why not. */
+static void sweep_check(struct inj *x, const struct step *st,
+			struct sweep_res *r, unsigned int n, bool done)
+{
+	const char *bad = st->check ? st->check(x, done) : NULL;
+
+	if (bad)
+		sweep_wrong(r, n, "%s", bad);
+}
+
+/* One allocation set to fail; 1: the step made fewer, 0: go on, <0 stop. */
+static int sweep_one(struct inj *x, const struct step *st,
+		     struct sweep_res *r, unsigned int n)
+{
+	long left;
+	int ret;
+
+	if (st->prep && st->prep(x)) {
+		sweep_wrong(r, n, "%s", "preparing the step failed");
+		return -1;
+	}
+	if (vsg_fail_nth_set(x->nth, n))
+		return -1;
+	ret = st->op(x);
+	left = vsg_fail_nth_left(x->nth);
+	if (vsg_fail_nth_set(x->nth, 0) || left < 0)
+		return -1;
+	if (left) {		/* nothing failed */
+		if (ret) {
+			sweep_wrong(r, n, "%s", "failed with no failure");
+			return -1;
+		}
+		sweep_check(x, st, r, n, true);
+		st->undo(x);
+		r->sites = n - 1;
+		return 1;
+	}
+	if (!ret) {
+		r->tolerated++;
+		sweep_check(x, st, r, n, true);
+		st->undo(x);
+		return 0;
+	}
+	r->failed++;
+	note_errno(r, -ret);
+	sweep_check(x, st, r, n, false);
+	if (st->op(x)) {
+		sweep_wrong(r, n, "%s", "and the next attempt failed too");
+		return -1;
+	}
+	st->undo(x);
+	return 0;
+}
+
+static void sweep(struct __test_metadata *_metadata,
+		  struct inj *x, const struct step *st,
+		  unsigned int min_sites)
+{
+	struct sweep_res r = { 0 };
+	char errs[64] = "";
+	unsigned int n, i;
+	int ret = 0;
+
+	for (n = 1; n <= SWEEP_MAX && !ret; n++)
+		ret = sweep_one(x, st, &r, n);
+	for (i = 0; i < r.nr_errnos; i++)
+		snprintf(errs + strlen(errs), sizeof(errs) - strlen(errs),
+			 "%s%s", i ? "," : "", strerrorname_np(r.errnos[i]));
+	printf("# inject: step=\"%s\" sites=%u failed=%u tolerated=%u errors=%s\n",
+	       st->name, r.sites, r.failed, r.tolerated, errs[0] ? errs : "-");
+	fflush(stdout);
+	EXPECT_EQ(1, ret) TH_LOG("%s: stopped before a clean run", st->name);
+	EXPECT_EQ('\0', r.what[0]) TH_LOG("%s: %s", st->name, r.what);
+	EXPECT_LE(min_sites, r.sites) TH_LOG("%s", st->name);
+	EXPECT_EQ(r.sites, r.failed + r.tolerated) TH_LOG("%s", st->name);
+}
+
+/* configfs paths of the second target */
+static void t2_path(struct inj *x, char *buf, size_t len,
+		    const char *sub)
+{
+	snprintf(buf, len, VSG_CFS_ROOT "/vhost/%s%s%s", x->t2.wwpn,
+		 sub ? "/" : "", sub ? sub : "");
+}
+
+static int cfs_mkdir(const char *path)
+{
+	return mkdir(path, 0755) ? -errno : 0;
+}
+
+static const char *exists_as(const char *path, bool done)
+{
+	bool there = !access(path, F_OK);
+
+	if (there == done)
+		return NULL;
+	return there ? "the directory exists" : "the directory is missing";
+}
+
+static int wwn_make(struct inj *x)
+{
+	char path[256];
+
+	t2_path(x, path, sizeof(path), NULL);
+	return cfs_mkdir(path);
+}
+
+static void wwn_remove(struct inj *x)
+{
+	char path[256];
+
+	t2_path(x, path, sizeof(path), NULL);
+	rmdir(path);
+}
+
+static const char *wwn_check(struct inj *x, bool done)
+{
+	char path[256];
+
+	t2_path(x, path, sizeof(path), NULL);
+	return exists_as(path, done);
+}
+
+static int tpg_make(struct inj *x)
+{
+	char path[256];
+
+	t2_path(x, path, sizeof(path), "tpgt_1");
+	return cfs_mkdir(path);
+}
+
+static void tpg_remove(struct inj *x)
+{
+	char path[256];
+
+	t2_path(x, path, sizeof(path), "tpgt_1");
+	rmdir(path);
+}
+
+static const char *tpg_check(struct inj *x, bool done)
+{
+	char path[256];
+
+	t2_path(x, path, sizeof(path), "tpgt_1");
+	return exists_as(path, done);
+}
+
+static int nexus_write(struct inj *x, const char *val)
+{
+	char path[256];
+
+	t2_path(x, path, sizeof(path), "tpgt_1/nexus");
+	return vsg_cfs_write(path, val);
+}
+
+static int nexus_make(struct inj *x)
+{
+	return nexus_write(x, x->t2.nexus);
+}
+
+static void nexus_drop(struct inj *x)
+{
+	nexus_write(x, "NULL");
+}
+
+static const char *nexus_check(struct inj *x, bool done)
+{
+	char path[256], val[96];
+	bool there;
+
+	t2_path(x, path, sizeof(path), "tpgt_1/nexus");
+	there = !vsg_cfs_read(path, val, sizeof(val));
+	if (there == done)
+		return NULL;
+	return there ? "a nexus exists" : "no nexus";
+}
+
+/* LUN 1 of the device's own TPG: the guest must see what configfs says. */
+static int lun1_link(struct inj *x)
+{
+	int ret = vsg_lun_link_as(&x->e.t, 1, 1);
+
+	if (ret)	/* the symlink failed: its directory stays */
+		vsg_lun_unlink_id(&x->e.t, 1);
+	return ret;
+}
+
+static void lun1_unlink(struct inj *x)
+{
+	vsg_lun_unlink_id(&x->e.t, 1);
+}
+
+/* 1: LUN 1 answers, 0: it is missing, -1: no answer */
+static int lun1_there(struct inj *x)
+{
+	struct vsg_scsi_res r;
+
+	if (vsg_tur(x->e.q, 1, 1, &r))
+		return -1;
+	return r.response == VIRTIO_SCSI_S_OK &&
+	       (r.status == SAM_STAT_GOOD || vsg_sense_key(&r) == 6);
+}
+
+/* Events of earlier links and unlinks are old news. */
+static int events_drain(struct inj *x)
+{
+	struct virtio_scsi_event ev;
+
+	while (!vsg_event_next(x->e.d, &ev, NULL, 0))
+		;
+	return 0;
+}
+
+/*
+ * A link that succeeded must make the LUN visible: at once, or (when the
+ * driver had to retry for memory) later, announced by a RESCAN event for
+ * it or by an event that says events were missed (the guest rescans).
+ */
+static const char *lun1_check(struct inj *x, bool done)
+{
+	static char why[128];
+	__u64 end = vsg_now_ms() + PUBLISH_WAIT_MS;
+	struct virtio_scsi_event ev;
+	unsigned int seen = 0;
+	int there = lun1_there(x);
+
+	if (there < 0)
+		return "TUR of LUN 1 not answered";
+	if (there == done)
+		return NULL;
+	if (!done)
+		return "LUN 1 answers, its link failed";
+	while (!vsg_event_next(x->e.d, &ev, NULL, PUBLISH_WAIT_MS)) {
+		seen++;
+		if (((ev.event & VIRTIO_SCSI_T_EVENTS_MISSED) ||
+		     (ev.event == VIRTIO_SCSI_T_TRANSPORT_RESET &&
+		      ev.reason == VIRTIO_SCSI_EVT_RESET_RESCAN &&
+		      vsg_ev_lun(&ev) == 1)) && lun1_there(x) == 1)
+			return NULL;
+		if (vsg_now_ms() > end)
+			break;
+	}
+	snprintf(why, sizeof(why),
+		 "LUN 1 is missing after its link; %u events in %d ms, none made it visible",
+		 seen, PUBLISH_WAIT_MS);
+	return why;
+}
+
+/* LUN 16383, the last id, on a TPG of its own made for each link. */
+static int far_prep(struct inj *x)
+{
+	return tpg_make(x);
+}
+
+static int far_link(struct inj *x)
+{
+	char dir[256], link[300], dst[256];
+	char sub[48];
+	int ret;
+
+	snprintf(sub, sizeof(sub), "tpgt_1/lun/lun_%u", FAR_ID);
+	t2_path(x, dir, sizeof(dir), sub);
+	snprintf(link, sizeof(link), "%s/vsg_port", dir);
+	snprintf(dst, sizeof(dst), VSG_CFS_ROOT "/core/%s", x->e.t.bs[1]);
+	ret = cfs_mkdir(dir);
+	if (ret)
+		return ret;
+	if (!symlink(dst, link))
+		return 0;
+	ret = -errno;
+	rmdir(dir);
+	return ret;
+}
+
+static void far_unlink(struct inj *x)
+{
+	char dir[256], link[300];
+	char sub[48];
+
+	snprintf(sub, sizeof(sub), "tpgt_1/lun/lun_%u", FAR_ID);
+	t2_path(x, dir, sizeof(dir), sub);
+	snprintf(link, sizeof(link), "%s/vsg_port", dir);
+	unlink(link);
+	rmdir(dir);
+	tpg_remove(x);
+}
+
+static int dev_open(struct inj *x)
+{
+	x->fd = open("/dev/vhost-scsi", O_RDWR | O_CLOEXEC);
+	return x->fd < 0 ? -errno : 0;
+}
+
+static void dev_close(struct inj *x)
+{
+	close(x->fd);
+	x->fd = -1;
+}
+
+static int ep_set(struct inj *x)
+{
+	return vsg_set_endpoint(x->e.d, x->e.t.wwpn);
+}
+
+static void ep_clear(struct inj *x)
+{
+	vsg_clear_endpoint(x->e.d, x->e.t.wwpn);
+}
+
+/* Served once set; while not set, a request would wait: no TUR then. */
+static const char *ep_check(struct inj *x, bool done)
+{
+	struct vsg_scsi_res r;
+
+	if (!done)
+		return NULL;
+	if (vsg_tur(x->e.q, 1, 0, &r))
+		return "TUR of LUN 0 not answered after SET_ENDPOINT";
+	if (r.response != VIRTIO_SCSI_S_OK ||
+	    (r.status != SAM_STAT_GOOD && vsg_sense_key(&r) != 6))
+		return "LUN 0 does not answer after SET_ENDPOINT";
+	return NULL;
+}
+
+FIXTURE_SETUP(inject)
+{
+	struct vsg_opts o = {
+		.nr_io = 1,
+		.features = VSG_FEATURES_DEFAULT |
+			    BIT_ULL(VIRTIO_SCSI_F_HOTPLUG),
+	};
+	struct inj *x = &self->x;
+	unsigned int id;
+	int ret;
+
+	x->nth = -1;
+	x->fd = -1;
+	ret = vsg_faults_apply(&x->faults, fault_settings,
+			       ARRAY_SIZE(fault_settings));
+	if (ret == 4)
+		SKIP(return, "%s", x->faults.why);
+	ASSERT_EQ(0, ret) TH_LOG("%s", x->faults.why);
+	ret = vsg_env_setup(&x->e, VSG_BS_RD, 1, &o);
+	if (ret == 4)
+		SKIP(return, "%s", x->e.why);
+	ASSERT_EQ(0, ret) TH_LOG("%s", x->e.why);
+	ASSERT_EQ(0, vsg_bs_create(&x->e.t, 1, VSG_BS_RD, 1 << 20));
+	ASSERT_EQ(0, vsg_event_post(x->e.d, 16, VSG_EVT_SIZE));
+	id = getpid() * 64 + 63;
+	snprintf(x->t2.wwpn, sizeof(x->t2.wwpn), "naa.5001405%09x", id);
+	snprintf(x->t2.nexus, sizeof(x->t2.nexus), "naa.5001406%09x",
+		 id);
+	x->t2.tpgt = 1;
+	ASSERT_EQ(0, mlockall(MCL_CURRENT | MCL_FUTURE)) TH_LOG("mlockall");
+	x->nth = vsg_fail_nth_open(syscall(SYS_gettid));
+	ASSERT_LE(0, x->nth);
+}
+
+FIXTURE_TEARDOWN(inject)
+{
+	struct inj *x = &self->x;
+
+	if (x->nth >= 0) {
+		vsg_fail_nth_set(x->nth, 0);
+		close(x->nth);
+	}
+	if (x->fd >= 0)
+		close(x->fd);
+	munlockall();
+	if (x->t2.wwpn[0]) {
+		nexus_drop(x);
+		far_unlink(x);
+		wwn_remove(x);
+	}
+	if (x->e.t.tpg_made)
+		lun1_unlink(x);
+	vsg_env_teardown(&x->e);
+	vsg_faults_undo(&x->faults);
+}
+
+TEST_F_TIMEOUT(inject, target_port_and_tpg, 300)
+{
+	const struct step wwn = {
+		"make the WWN", NULL, wwn_make, wwn_remove, wwn_check,
+	};
+	const struct step tpg = {
+		"make the TPG", NULL, tpg_make, tpg_remove, tpg_check,
+	};
+	const struct step nexus = {
+		"make the nexus", NULL, nexus_make, nexus_drop, nexus_check,
+	};
+
+	if (_metadata->skip)
+		return;
+	sweep(_metadata, &self->x, &wwn, 1);
+	ASSERT_EQ(0, wwn_make(&self->x));
+	sweep(_metadata, &self->x, &tpg, 1);
+	ASSERT_EQ(0, tpg_make(&self->x));
+	sweep(_metadata, &self->x, &nexus, 1);
+}
+
+TEST_F_TIMEOUT(inject, lun_link, 300)
+{
+	const struct step lun1 = {
+		"link LUN 1", events_drain, lun1_link, lun1_unlink,
+		lun1_check,
+	};
+	const struct step far = {
+		"link LUN 16383 of a new TPG", far_prep, far_link, far_unlink,
+		NULL,
+	};
+
+	if (_metadata->skip)
+		return;
+	sweep(_metadata, &self->x, &lun1, 1);
+	ASSERT_EQ(0, wwn_make(&self->x));
+	sweep(_metadata, &self->x, &far, 1);
+}
+
+TEST_F_TIMEOUT(inject, device, 300)
+{
+	const struct step open_dev = {
+		"open /dev/vhost-scsi", NULL, dev_open, dev_close, NULL,
+	};
+	const struct step endpoint = {
+		"VHOST_SCSI_SET_ENDPOINT", NULL, ep_set, ep_clear, ep_check,
+	};
+
+	if (_metadata->skip)
+		return;
+	sweep(_metadata, &self->x, &open_dev, 1);
+	ep_clear(&self->x);
+	sweep(_metadata, &self->x, &endpoint, 1);
+	ASSERT_EQ(0, ep_set(&self->x));
+}
+
+TEST_HARNESS_MAIN
