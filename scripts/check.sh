@@ -92,6 +92,13 @@ checkpatch() {
 		--show-types -f $files
 }
 
+# Every mutant of make mutants still applies: a driver change that moves
+# a mutant's "from" text must move the mutant with it.
+mutants_list() {
+	tools/testing/mutants/apply.py tools/testing/mutants/mutants.list \
+		--check "$root" && echo "mutants: every mutant applies"
+}
+
 selftests() {
 	make -C "$root" selftests
 }
@@ -217,6 +224,7 @@ all|lint)
 	step build-w1-sparse build_lint
 	step mdev-crcs mdev_crcs "$KDIR"
 	step checkpatch checkpatch
+	step mutants-list mutants_list
 	;;
 esac
 case $mode in
