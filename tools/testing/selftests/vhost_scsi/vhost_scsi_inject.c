@@ -41,6 +41,7 @@
 #define SWEEP_MAX	400	/* allocations per step, at most */
 #define FAR_ID		16383	/* the last LUN id */
 #define PUBLISH_WAIT_MS	5000	/* a deferred LUN is visible by then */
+#define PUBLISH_RETRY_MS	100	/* the driver's first retry */
 
 static const struct vsg_fault_setting fault_settings[] = {
 	{ "failslab/verbose", "0" },
@@ -353,6 +354,31 @@ static const char *lun1_check(struct inj *x, bool done)
 	return why;
 }
 
+/*
+ * A link that could not publish at once, unlinked before the driver's
+ * retry: the LUN must stay missing, and never be announced.
+ */
+static const char *lun1_gone_check(struct inj *x, bool done)
+{
+	struct virtio_scsi_event ev;
+	int there = lun1_there(x);
+
+	if (there < 0)
+		return "TUR of LUN 1 not answered";
+	if (!done || there)
+		return lun1_check(x, done);
+	lun1_unlink(x);
+	while (!vsg_event_next(x->e.d, &ev, NULL, PUBLISH_RETRY_MS * 3))
+		if (ev.event == VIRTIO_SCSI_T_TRANSPORT_RESET &&
+		    ev.reason == VIRTIO_SCSI_EVT_RESET_RESCAN &&
+		    vsg_ev_lun(&ev) == 1)
+			return "LUN 1 announced after its unlink";
+	there = lun1_there(x);
+	if (there < 0)
+		return "TUR of LUN 1 not answered";
+	return there ? "LUN 1 answers after its unlink" : NULL;
+}
+
 /* LUN 16383, the last id, on a TPG of its own made for each link. */
 static int far_prep(struct inj *x)
 {
@@ -512,6 +538,10 @@ TEST_F_TIMEOUT(inject, lun_link, 300)
 		"link LUN 1", events_drain, lun1_link, lun1_unlink,
 		lun1_check,
 	};
+	const struct step lun1_gone = {
+		"link LUN 1, unlink it before a late publication",
+		events_drain, lun1_link, lun1_unlink, lun1_gone_check,
+	};
 	const struct step far = {
 		"link LUN 16383 of a new TPG", far_prep, far_link, far_unlink,
 		NULL,
@@ -520,6 +550,7 @@ TEST_F_TIMEOUT(inject, lun_link, 300)
 	if (_metadata->skip)
 		return;
 	sweep(_metadata, &self->x, &lun1, 1);
+	sweep(_metadata, &self->x, &lun1_gone, 1);
 	ASSERT_EQ(0, wwn_make(&self->x));
 	sweep(_metadata, &self->x, &far, 1);
 }
