@@ -179,16 +179,7 @@ debug_kernel() {
 }
 
 debug_modules() {
-	local vars dst=$OUT/debug-tree
-	vars=$(scripts/debug-kernel.sh --print-vars) || return 1
-	eval "$vars"
-	rm -rf "$dst"
-	mkdir -p "$dst"
-	git ls-files -co --exclude-standard | grep -v '^out/' | cpio -pdm --quiet "$dst"
-	kbuild "$DEBUG_KDIR" "$dst" -j2 modules || return 1
-	# the sample built against the debug kernel's own <linux/mdev.h>, for
-	# the drop-in tests of our core (run.sh dropin)
-	make -C "$dst/samples/vfio-mdev" stock KDIR="$DEBUG_KDIR" KSRC="$KSRC"
+	scripts/debug-modules.sh "$OUT/debug-tree"
 }
 
 debug_mdev_crcs() {
