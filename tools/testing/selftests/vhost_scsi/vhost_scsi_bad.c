@@ -180,22 +180,36 @@ TEST_F(bad, bidirectional)
 	EXPECT_EQ(0, alive(&self->e, 0));
 }
 
-/* A READ into more than 2048 pages: OVERRUN, nothing transferred. */
+/*
+ * A READ into more than 2048 pages: OVERRUN, nothing transferred.  Also
+ * into a misaligned buffer, which would otherwise be bounced: a bounce
+ * that large never fits the queue's budget, and the TASK SET FULL that
+ * a budget gives would have the guest retry for ever.
+ */
 TEST_F(bad, data_over_limit)
 {
 	const size_t len = (8 << 20) + 4096;
 	__u8 cdb[10] = { 0x28, 0, 0, 0, 0, 0, 0, 0x40, 0x08 };
-	struct vsg_cmd *c = vsg_cmd_get(self->e.q);
-	__u8 *buf = vsg_alloc(self->e.d, len, 4096);
-	struct iovec iov = { buf, len };
+	__u8 *buf = vsg_alloc(self->e.d, len + 4096, 4096);
+	struct vsg_cmd *c;
+	unsigned int misalign;
 
 	ASSERT_NE(NULL, buf);
-	memset(buf, 0x5a, 4096);
-	vsg_scsi_prep(c, 1, 0, cdb, sizeof(cdb));
-	memset(c->resp, 0xa5, VSG_HDR_AREA);
-	ASSERT_EQ(0, vsg_scsi_submit(c, false, &iov, 1, 0));
-	expect_answer(_metadata, c, VIRTIO_SCSI_S_OVERRUN);
-	EXPECT_EQ(0x5a, buf[0]) TH_LOG("data written for an OVERRUN");
+	for (misalign = 0; misalign <= 1; misalign++) {
+		struct iovec iov = { buf + misalign, len };
+
+		c = vsg_cmd_get(self->e.q);
+		ASSERT_NE(NULL, c);
+		memset(buf, 0x5a, 4096);
+		vsg_scsi_prep(c, 1, 0, cdb, sizeof(cdb));
+		memset(c->resp, 0xa5, VSG_HDR_AREA);
+		ASSERT_EQ(0, vsg_scsi_submit(c, false, &iov, 1, 0));
+		expect_answer(_metadata, c, VIRTIO_SCSI_S_OVERRUN);
+		EXPECT_EQ(0x5a, buf[misalign])
+			TH_LOG("data written for an OVERRUN (misaligned %u)",
+			       misalign);
+		vsg_cmd_put(c);
+	}
 	EXPECT_EQ(0, alive(&self->e, 0));
 }
 
