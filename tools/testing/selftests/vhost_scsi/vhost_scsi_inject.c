@@ -309,12 +309,15 @@ static int lun1_there(struct inj *x)
 	       (r.status == SAM_STAT_GOOD || vsg_sense_key(&r) == 6);
 }
 
-/* Events of earlier links and unlinks are old news. */
+/*
+ * Events of earlier links and unlinks are old news.  (Not a timeout of
+ * 0: an event whose signal was not read yet would count as unsignalled.)
+ */
 static int events_drain(struct inj *x)
 {
 	struct virtio_scsi_event ev;
 
-	while (!vsg_event_next(x->e.d, &ev, NULL, 0))
+	while (!vsg_event_next(x->e.d, &ev, NULL, 20))
 		;
 	return 0;
 }
@@ -354,13 +357,22 @@ static const char *lun1_check(struct inj *x, bool done)
 	return why;
 }
 
+static bool is_event(const struct virtio_scsi_event *ev, __u32 reason)
+{
+	return ev->event == VIRTIO_SCSI_T_TRANSPORT_RESET &&
+	       ev->reason == reason && vsg_ev_lun(ev) == 1;
+}
+
 /*
  * A link that could not publish at once, unlinked before the driver's
- * retry: the LUN must stay missing, and never be announced.
+ * retry: the LUN must be missing, and no RESCAN may come after the
+ * unlink's REMOVED.  (One before it is right: the retry may have
+ * published the LUN between the TUR and the unlink.)
  */
 static const char *lun1_gone_check(struct inj *x, bool done)
 {
 	struct virtio_scsi_event ev;
+	bool removed = false;
 	int there = lun1_there(x);
 
 	if (there < 0)
@@ -368,11 +380,13 @@ static const char *lun1_gone_check(struct inj *x, bool done)
 	if (!done || there)
 		return lun1_check(x, done);
 	lun1_unlink(x);
-	while (!vsg_event_next(x->e.d, &ev, NULL, PUBLISH_RETRY_MS * 3))
-		if (ev.event == VIRTIO_SCSI_T_TRANSPORT_RESET &&
-		    ev.reason == VIRTIO_SCSI_EVT_RESET_RESCAN &&
-		    vsg_ev_lun(&ev) == 1)
+	while (!vsg_event_next(x->e.d, &ev, NULL, PUBLISH_RETRY_MS * 3)) {
+		if (removed && is_event(&ev, VIRTIO_SCSI_EVT_RESET_RESCAN))
 			return "LUN 1 announced after its unlink";
+		removed |= is_event(&ev, VIRTIO_SCSI_EVT_RESET_REMOVED);
+	}
+	if (!removed)
+		return "no REMOVED event for the unlink of LUN 1";
 	there = lun1_there(x);
 	if (there < 0)
 		return "TUR of LUN 1 not answered";
