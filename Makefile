@@ -8,6 +8,7 @@
 #   make check           lint + VM tests on the Debian and the debug kernel
 #   make check-debug     only the debug-kernel tier
 #   make mutants         run the mutants of tools/testing/mutants (hours)
+#   make stress          long hot-plug storms, ours against Debian's (2 h)
 #   make demo            boot a VM and show the drivers at work
 #   make install         install into /lib/modules/<kver>/updates + depmod
 
@@ -45,7 +46,7 @@ SELFTESTS := $(patsubst %/Makefile,%,$(wildcard tools/testing/selftests/*/Makefi
 
 export CACHE OUT KVER KDIR KSRC
 
-.PHONY: all modules selftests check check-debug lint mutants vmtest demo \
+.PHONY: all modules selftests check check-debug lint mutants stress vmtest demo \
 	install clean help
 
 all: modules selftests
@@ -73,6 +74,12 @@ lint:
 # must make the tests it names fail.  MUTANTS=REGEX runs some of them.
 mutants: all
 	@$(CURDIR)/tools/testing/mutants/run '$(MUTANTS)'
+
+# Not part of check: the long runs of issue 13, ours against Debian's
+# modules; STRESS=short for a quick try.  Writes the table of
+# Documentation/admin-guide/hotplug-stress.rst.
+stress: all
+	@$(CURDIR)/tools/testing/stress/run $(or $(STRESS),full)
 
 vmtest: all
 	tools/testing/vm/run-tests --kernel debian

@@ -294,7 +294,7 @@ static void check_survivors(struct __test_metadata *_metadata,
 		}
 }
 
-TEST_F_TIMEOUT(stress, create_remove_unbind, 110)
+TEST_F_TIMEOUT(stress, create_remove_unbind, 3600)
 {
 	int secs = env_int("MDEV_STRESS_SECS", 20);
 	int ops = env_int("MDEV_STRESS_OPS", 20000);

@@ -817,7 +817,7 @@ static void fz_report(struct __test_metadata *_metadata, struct fz_stats *st)
 }
 
 /* Batches of mutated chains, bounded in count and time. */
-TEST_F_TIMEOUT(fuzz, chains, 240)
+TEST_F_TIMEOUT(fuzz, chains, 3600)
 {
 	__u64 seed = fz_env("VSG_FUZZ_SEED", getpid() ^ vsg_now_ms());
 	unsigned int batches = fz_env("VSG_FUZZ_BATCHES", FZ_BATCHES);
