@@ -463,6 +463,28 @@ static struct configfs_attribute *vhs_wwn_attrs[] = {
 };
 
 /*
+ * Does the initiator of @sess reach LUN @id?  6.1's LIO maps a new LUN
+ * for the dynamic ACL of each session but ignores a failure to allocate
+ * the mapping, and links the LUN anyway.
+ */
+static bool vhs_lun_mapped(struct se_session *sess, u64 id)
+{
+	struct se_dev_entry *deve;
+	bool mapped = false;
+
+	rcu_read_lock();
+	hlist_for_each_entry_rcu(deve, &sess->se_node_acl->lun_entry_hlist,
+				 link) {
+		if (deve->mapped_lun == id) {
+			mapped = true;
+			break;
+		}
+	}
+	rcu_read_unlock();
+	return mapped;
+}
+
+/*
  * fabric_post_link: LIO has the LUN; publish it, then announce it.  6.1's
  * LIO ignores what this returns, so the link needs no allocation but the
  * small vhs_lun; if even that fails, publish_work retries until it can.
@@ -485,6 +507,10 @@ static int vhs_port_link(struct se_portal_group *se_tpg, struct se_lun *se_lun)
 		vhs_lun_publish(tpg, lun);
 	else if (id < VHS_MAX_LUN)
 		vhs_lun_defer(tpg, id);
+	if (tpg->se_sess && !vhs_lun_mapped(tpg->se_sess, id))
+		pr_warn_ratelimited("LUN %llu of %s/tpgt_%u is not mapped for initiator %s: LIO could not allocate the mapping; unlink and link it again\n",
+				    id, tpg->tport->name, tpg->tpgt,
+				    tpg->se_sess->se_node_acl->initiatorname);
 	mutex_unlock(&tpg->mutex);
 	return 0;
 }
