@@ -43,14 +43,6 @@
 #define PUBLISH_WAIT_MS	5000	/* a deferred LUN is visible by then */
 #define PUBLISH_RETRY_MS	100	/* the driver's first retry */
 
-static const struct vsg_fault_setting fault_settings[] = {
-	{ "failslab/verbose", "0" },
-	{ "fail_page_alloc/verbose", "0" },
-	{ "failslab/ignore-gfp-wait", "N" },
-	{ "fail_page_alloc/ignore-gfp-wait", "N" },
-	{ "fail_page_alloc/min-order", "0" },
-};
-
 struct inj {
 	struct vsg_env e;
 	struct vsg_faults faults;
@@ -65,121 +57,20 @@ FIXTURE(inject) {
 	struct inj x;
 };
 
-struct sweep_res {
-	unsigned int sites;	/* allocations the step makes */
-	unsigned int failed;	/* failures answered with an error */
-	unsigned int tolerated;	/* failures the step got over */
-	unsigned int errnos[8];	/* distinct errors seen */
-	unsigned int nr_errnos;
-	char what[200];		/* the first thing wrong */
-};
-
-/*
- * A step: @op under test, @prep before it and @undo after a success, both
- * without failures.  @check says whether the state is as @done says.
- */
-struct step {
-	const char *name;
-	int (*prep)(struct inj *x);
-	int (*op)(struct inj *x);
-	void (*undo)(struct inj *x);
-	const char *(*check)(struct inj *x, bool done);
-};
-
-static void note_errno(struct sweep_res *r, int err)
+/* One step swept: an "# inject:" line, and every check must hold. */
+static void sweep(struct __test_metadata *_metadata, struct inj *x,
+		  const struct vsg_step *st, unsigned int min_sites)
 {
-	unsigned int i;
-
-	for (i = 0; i < r->nr_errnos; i++)
-		if (r->errnos[i] == err)
-			return;
-	if (r->nr_errnos < ARRAY_SIZE(r->errnos))
-		r->errnos[r->nr_errnos++] = err;
-}
-
-static void sweep_wrong(struct sweep_res *r, unsigned int n, const char *fmt,
-			const char *arg)
-{
-	char msg[160];
-
-	if (r->what[0])
-		return;
-	snprintf(msg, sizeof(msg), fmt, arg);
-	snprintf(r->what, sizeof(r->what), "allocation %u failed: %s", n, msg);
-}
-
-/* The state after a step: as @done says, or r->what says why not. */
-static void sweep_check(struct inj *x, const struct step *st,
-			struct sweep_res *r, unsigned int n, bool done)
-{
-	const char *bad = st->check ? st->check(x, done) : NULL;
-
-	if (bad)
-		sweep_wrong(r, n, "%s", bad);
-}
-
-/* One allocation set to fail; 1: the step made fewer, 0: go on, <0 stop. */
-static int sweep_one(struct inj *x, const struct step *st,
-		     struct sweep_res *r, unsigned int n)
-{
-	long left;
+	struct vsg_sweep r;
+	char errs[64];
 	int ret;
 
-	if (st->prep && st->prep(x)) {
-		sweep_wrong(r, n, "%s", "preparing the step failed");
-		return -1;
-	}
-	if (vsg_fail_nth_set(x->nth, n))
-		return -1;
-	ret = st->op(x);
-	left = vsg_fail_nth_left(x->nth);
-	if (vsg_fail_nth_set(x->nth, 0) || left < 0)
-		return -1;
-	if (left) {		/* nothing failed */
-		if (ret) {
-			sweep_wrong(r, n, "%s", "failed with no failure");
-			return -1;
-		}
-		sweep_check(x, st, r, n, true);
-		st->undo(x);
-		r->sites = n - 1;
-		return 1;
-	}
-	if (!ret) {
-		r->tolerated++;
-		sweep_check(x, st, r, n, true);
-		st->undo(x);
-		return 0;
-	}
-	r->failed++;
-	note_errno(r, -ret);
-	sweep_check(x, st, r, n, false);
-	if (st->op(x)) {
-		sweep_wrong(r, n, "%s", "and the next attempt failed too");
-		return -1;
-	}
-	st->undo(x);
-	return 0;
-}
-
-static void sweep(struct __test_metadata *_metadata,
-		  struct inj *x, const struct step *st,
-		  unsigned int min_sites)
-{
-	struct sweep_res r = { 0 };
-	char errs[64] = "";
-	unsigned int n, i;
-	int ret = 0;
-
 	x->lio_unmapped = 0;
-	for (n = 1; n <= SWEEP_MAX && !ret; n++)
-		ret = sweep_one(x, st, &r, n);
-	for (i = 0; i < r.nr_errnos; i++)
-		snprintf(errs + strlen(errs), sizeof(errs) - strlen(errs),
-			 "%s%s", i ? "," : "", strerrorname_np(r.errnos[i]));
+	ret = vsg_sweep_run(x->nth, st, x, SWEEP_MAX, &r);
+	vsg_sweep_errors(&r, errs, sizeof(errs));
 	printf("# inject: step=\"%s\" sites=%u failed=%u tolerated=%u lio_unmapped=%u errors=%s\n",
 	       st->name, r.sites, r.failed, r.tolerated, x->lio_unmapped,
-	       errs[0] ? errs : "-");
+	       errs);
 	fflush(stdout);
 	EXPECT_EQ(1, ret) TH_LOG("%s: stopped before a clean run", st->name);
 	EXPECT_EQ('\0', r.what[0]) TH_LOG("%s: %s", st->name, r.what);
@@ -209,48 +100,54 @@ static const char *exists_as(const char *path, bool done)
 	return there ? "the directory exists" : "the directory is missing";
 }
 
-static int wwn_make(struct inj *x)
+static int wwn_make(void *ctx)
 {
+	struct inj *x = ctx;
 	char path[256];
 
 	t2_path(x, path, sizeof(path), NULL);
 	return cfs_mkdir(path);
 }
 
-static void wwn_remove(struct inj *x)
+static void wwn_remove(void *ctx)
 {
+	struct inj *x = ctx;
 	char path[256];
 
 	t2_path(x, path, sizeof(path), NULL);
 	rmdir(path);
 }
 
-static const char *wwn_check(struct inj *x, bool done)
+static const char *wwn_check(void *ctx, bool done)
 {
+	struct inj *x = ctx;
 	char path[256];
 
 	t2_path(x, path, sizeof(path), NULL);
 	return exists_as(path, done);
 }
 
-static int tpg_make(struct inj *x)
+static int tpg_make(void *ctx)
 {
+	struct inj *x = ctx;
 	char path[256];
 
 	t2_path(x, path, sizeof(path), "tpgt_1");
 	return cfs_mkdir(path);
 }
 
-static void tpg_remove(struct inj *x)
+static void tpg_remove(void *ctx)
 {
+	struct inj *x = ctx;
 	char path[256];
 
 	t2_path(x, path, sizeof(path), "tpgt_1");
 	rmdir(path);
 }
 
-static const char *tpg_check(struct inj *x, bool done)
+static const char *tpg_check(void *ctx, bool done)
 {
+	struct inj *x = ctx;
 	char path[256];
 
 	t2_path(x, path, sizeof(path), "tpgt_1");
@@ -265,18 +162,23 @@ static int nexus_write(struct inj *x, const char *val)
 	return vsg_cfs_write(path, val);
 }
 
-static int nexus_make(struct inj *x)
+static int nexus_make(void *ctx)
 {
+	struct inj *x = ctx;
+
 	return nexus_write(x, x->t2.nexus);
 }
 
-static void nexus_drop(struct inj *x)
+static void nexus_drop(void *ctx)
 {
+	struct inj *x = ctx;
+
 	nexus_write(x, "NULL");
 }
 
-static const char *nexus_check(struct inj *x, bool done)
+static const char *nexus_check(void *ctx, bool done)
 {
+	struct inj *x = ctx;
 	char path[256], val[96];
 	bool there;
 
@@ -288,8 +190,9 @@ static const char *nexus_check(struct inj *x, bool done)
 }
 
 /* LUN 1 of the device's own TPG: the guest must see what configfs says. */
-static int lun1_link(struct inj *x)
+static int lun1_link(void *ctx)
 {
+	struct inj *x = ctx;
 	int ret = vsg_lun_link_as(&x->e.t, 1, 1);
 
 	if (ret)	/* the symlink failed: its directory stays */
@@ -297,8 +200,10 @@ static int lun1_link(struct inj *x)
 	return ret;
 }
 
-static void lun1_unlink(struct inj *x)
+static void lun1_unlink(void *ctx)
 {
+	struct inj *x = ctx;
+
 	vsg_lun_unlink_id(&x->e.t, 1);
 }
 
@@ -317,8 +222,9 @@ static int lun1_there(struct inj *x)
  * Events of earlier links and unlinks are old news.  (Not a timeout of
  * 0: an event whose signal was not read yet would count as unsignalled.)
  */
-static int events_drain(struct inj *x)
+static int events_drain(void *ctx)
 {
+	struct inj *x = ctx;
 	struct virtio_scsi_event ev;
 
 	while (!vsg_event_next(x->e.d, &ev, NULL, 20))
@@ -332,9 +238,10 @@ static int events_drain(struct inj *x)
  * driver had to retry for memory) later, announced by a RESCAN event for
  * it or by an event that says events were missed (the guest rescans).
  */
-static const char *lun1_check(struct inj *x, bool done)
+static const char *lun1_check(void *ctx, bool done)
 {
 	static char why[128];
+	struct inj *x = ctx;
 	__u64 end = vsg_now_ms() + PUBLISH_WAIT_MS;
 	struct virtio_scsi_event ev;
 	unsigned int seen = 0;
@@ -383,8 +290,9 @@ static bool is_event(const struct virtio_scsi_event *ev, __u32 reason)
  * unlink's REMOVED.  (One before it is right: the retry may have
  * published the LUN between the TUR and the unlink.)
  */
-static const char *lun1_gone_check(struct inj *x, bool done)
+static const char *lun1_gone_check(void *ctx, bool done)
 {
+	struct inj *x = ctx;
 	struct virtio_scsi_event ev;
 	bool removed = false;
 	int there = lun1_there(x);
@@ -408,13 +316,16 @@ static const char *lun1_gone_check(struct inj *x, bool done)
 }
 
 /* LUN 16383, the last id, on a TPG of its own made for each link. */
-static int far_prep(struct inj *x)
+static int far_prep(void *ctx)
 {
+	struct inj *x = ctx;
+
 	return tpg_make(x);
 }
 
-static int far_link(struct inj *x)
+static int far_link(void *ctx)
 {
+	struct inj *x = ctx;
 	char dir[256], link[300], dst[256];
 	char sub[48];
 	int ret;
@@ -433,8 +344,9 @@ static int far_link(struct inj *x)
 	return ret;
 }
 
-static void far_unlink(struct inj *x)
+static void far_unlink(void *ctx)
 {
+	struct inj *x = ctx;
 	char dir[256], link[300];
 	char sub[48];
 
@@ -446,31 +358,40 @@ static void far_unlink(struct inj *x)
 	tpg_remove(x);
 }
 
-static int dev_open(struct inj *x)
+static int dev_open(void *ctx)
 {
+	struct inj *x = ctx;
+
 	x->fd = open("/dev/vhost-scsi", O_RDWR | O_CLOEXEC);
 	return x->fd < 0 ? -errno : 0;
 }
 
-static void dev_close(struct inj *x)
+static void dev_close(void *ctx)
 {
+	struct inj *x = ctx;
+
 	close(x->fd);
 	x->fd = -1;
 }
 
-static int ep_set(struct inj *x)
+static int ep_set(void *ctx)
 {
+	struct inj *x = ctx;
+
 	return vsg_set_endpoint(x->e.d, x->e.t.wwpn);
 }
 
-static void ep_clear(struct inj *x)
+static void ep_clear(void *ctx)
 {
+	struct inj *x = ctx;
+
 	vsg_clear_endpoint(x->e.d, x->e.t.wwpn);
 }
 
 /* Served once set; while not set, a request would wait: no TUR then. */
-static const char *ep_check(struct inj *x, bool done)
+static const char *ep_check(void *ctx, bool done)
 {
+	struct inj *x = ctx;
 	struct vsg_scsi_res r;
 
 	if (!done)
@@ -498,8 +419,8 @@ FIXTURE_SETUP(inject)
 	x->fd = -1;
 	x->kmsg = vsg_kmsg_open();
 	ASSERT_LE(0, x->kmsg) TH_LOG("cannot read /dev/kmsg");
-	ret = vsg_faults_apply(&x->faults, fault_settings,
-			       ARRAY_SIZE(fault_settings));
+	ret = vsg_faults_apply(&x->faults, vsg_fault_nth_only,
+			       vsg_fault_nth_only_nr);
 	if (ret == 4)
 		SKIP(return, "%s", x->faults.why);
 	ASSERT_EQ(0, ret) TH_LOG("%s", x->faults.why);
@@ -545,13 +466,13 @@ FIXTURE_TEARDOWN(inject)
 
 TEST_F_TIMEOUT(inject, target_port_and_tpg, 300)
 {
-	const struct step wwn = {
+	const struct vsg_step wwn = {
 		"make the WWN", NULL, wwn_make, wwn_remove, wwn_check,
 	};
-	const struct step tpg = {
+	const struct vsg_step tpg = {
 		"make the TPG", NULL, tpg_make, tpg_remove, tpg_check,
 	};
-	const struct step nexus = {
+	const struct vsg_step nexus = {
 		"make the nexus", NULL, nexus_make, nexus_drop, nexus_check,
 	};
 
@@ -566,15 +487,15 @@ TEST_F_TIMEOUT(inject, target_port_and_tpg, 300)
 
 TEST_F_TIMEOUT(inject, lun_link, 300)
 {
-	const struct step lun1 = {
+	const struct vsg_step lun1 = {
 		"link LUN 1", events_drain, lun1_link, lun1_unlink,
 		lun1_check,
 	};
-	const struct step lun1_gone = {
+	const struct vsg_step lun1_gone = {
 		"link LUN 1, unlink it before a late publication",
 		events_drain, lun1_link, lun1_unlink, lun1_gone_check,
 	};
-	const struct step far = {
+	const struct vsg_step far = {
 		"link LUN 16383 of a new TPG", far_prep, far_link, far_unlink,
 		NULL,
 	};
@@ -589,10 +510,10 @@ TEST_F_TIMEOUT(inject, lun_link, 300)
 
 TEST_F_TIMEOUT(inject, device, 300)
 {
-	const struct step open_dev = {
+	const struct vsg_step open_dev = {
 		"open /dev/vhost-scsi", NULL, dev_open, dev_close, NULL,
 	};
-	const struct step endpoint = {
+	const struct vsg_step endpoint = {
 		"VHOST_SCSI_SET_ENDPOINT", NULL, ep_set, ep_clear, ep_check,
 	};
 

@@ -9,6 +9,10 @@
 #include <unistd.h>
 #include <sys/mount.h>
 
+#ifndef ARRAY_SIZE
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
+#endif
+
 #include "vsg_cfs.h"
 #include "vsg_fault.h"
 
@@ -111,4 +115,108 @@ long vsg_fail_nth_left(int fd)
 		return -1;
 	val[n] = '\0';
 	return atol(val);
+}
+
+const struct vsg_fault_setting vsg_fault_nth_only[] = {
+	{ "failslab/verbose", "0" },
+	{ "fail_page_alloc/verbose", "0" },
+	{ "failslab/ignore-gfp-wait", "N" },
+	{ "fail_page_alloc/ignore-gfp-wait", "N" },
+	{ "fail_page_alloc/min-order", "0" },
+};
+
+const unsigned int vsg_fault_nth_only_nr = ARRAY_SIZE(vsg_fault_nth_only);
+
+static void sweep_errno(struct vsg_sweep *r, int err)
+{
+	unsigned int i;
+
+	for (i = 0; i < r->nr_errnos; i++)
+		if (r->errnos[i] == err)
+			return;
+	if (r->nr_errnos < ARRAY_SIZE(r->errnos))
+		r->errnos[r->nr_errnos++] = err;
+}
+
+static void sweep_wrong(struct vsg_sweep *r, unsigned int n, const char *msg)
+{
+	if (!r->what[0])
+		snprintf(r->what, sizeof(r->what), "allocation %u failed: %s",
+			 n, msg);
+}
+
+static void sweep_check(const struct vsg_step *st, void *ctx,
+			struct vsg_sweep *r, unsigned int n, bool done)
+{
+	const char *bad = st->check ? st->check(ctx, done) : NULL;
+
+	if (bad)
+		sweep_wrong(r, n, bad);
+}
+
+/* Allocation @n set to fail; 1: the step made fewer, 0: go on, <0 stop. */
+static int sweep_one(int nth_fd, const struct vsg_step *st, void *ctx,
+		     struct vsg_sweep *r, unsigned int n)
+{
+	long left;
+	int ret;
+
+	if (st->prep && st->prep(ctx)) {
+		sweep_wrong(r, n, "preparing the step failed");
+		return -1;
+	}
+	if (vsg_fail_nth_set(nth_fd, n))
+		return -1;
+	ret = st->op(ctx);
+	left = vsg_fail_nth_left(nth_fd);
+	if (vsg_fail_nth_set(nth_fd, 0) || left < 0)
+		return -1;
+	if (left) {		/* nothing failed */
+		if (ret) {
+			sweep_wrong(r, n, "failed with no failure");
+			return -1;
+		}
+		sweep_check(st, ctx, r, n, true);
+		st->undo(ctx);
+		r->sites = n - 1;
+		return 1;
+	}
+	if (!ret) {
+		r->tolerated++;
+		sweep_check(st, ctx, r, n, true);
+		st->undo(ctx);
+		return 0;
+	}
+	r->failed++;
+	sweep_errno(r, -ret);
+	sweep_check(st, ctx, r, n, false);
+	if (st->op(ctx)) {
+		sweep_wrong(r, n, "and the next attempt failed too");
+		return -1;
+	}
+	st->undo(ctx);
+	return 0;
+}
+
+int vsg_sweep_run(int nth_fd, const struct vsg_step *st, void *ctx,
+		  unsigned int max, struct vsg_sweep *r)
+{
+	unsigned int n;
+	int ret = 0;
+
+	memset(r, 0, sizeof(*r));
+	for (n = 1; n <= max && !ret; n++)
+		ret = sweep_one(nth_fd, st, ctx, r, n);
+	return ret ?: -1;
+}
+
+void vsg_sweep_errors(const struct vsg_sweep *r, char *buf, size_t len)
+{
+	unsigned int i;
+	size_t at = 0;
+
+	snprintf(buf, len, "-");
+	for (i = 0; i < r->nr_errnos && at < len; i++)
+		at += snprintf(buf + at, len - at, "%s%s", i ? "," : "",
+			       strerrorname_np(r->errnos[i]));
 }

@@ -9,6 +9,7 @@
 #define VSG_FAULT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <sys/types.h>
 
 #define VSG_DEBUGFS		"/sys/kernel/debug"
@@ -43,5 +44,48 @@ int vsg_fail_nth_open(pid_t tid);
 int vsg_fail_nth_set(int fd, unsigned int n);
 /* What is left: 0 once the failure was injected; -1 error. */
 long vsg_fail_nth_left(int fd);
+
+/*
+ * Only fail-nth injects with these: messages off, sleeping allocations
+ * and single pages fail too, the probabilities stay 0.
+ */
+extern const struct vsg_fault_setting vsg_fault_nth_only[];
+extern const unsigned int vsg_fault_nth_only_nr;
+
+/*
+ * A sweep of failing allocations over one step: the step's allocation 1
+ * fails, then 2, ..., until the step makes fewer allocations than the
+ * one set to fail.  @op is the step; @prep before it and @undo after a
+ * success run without failures; @check says whether the state is what
+ * @done (the step succeeded) says, returning NULL or what is wrong.
+ */
+struct vsg_step {
+	const char *name;
+	int (*prep)(void *ctx);
+	int (*op)(void *ctx);		/* 0 or -errno */
+	void (*undo)(void *ctx);
+	const char *(*check)(void *ctx, bool done);
+};
+
+struct vsg_sweep {
+	unsigned int sites;	/* allocations the step makes */
+	unsigned int failed;	/* failures answered with an error */
+	unsigned int tolerated;	/* failures the step got over */
+	int errnos[8];		/* distinct errors seen */
+	unsigned int nr_errnos;
+	char what[200];		/* the first thing wrong, "" if none */
+};
+
+/*
+ * Sweeps @st with the caller's fail-nth @nth_fd, at most @max allocations.
+ * 1: ended with a run that made fewer allocations; <0: stopped early.
+ * A failed step must fail with an error, leave @check's state as before
+ * and succeed when tried again; one that succeeded anyway must pass
+ * @check as done.  @r->what says what was wrong first.
+ */
+int vsg_sweep_run(int nth_fd, const struct vsg_step *st, void *ctx,
+		  unsigned int max, struct vsg_sweep *r);
+/* "ENOMEM,EINVAL" of @r, or "-" */
+void vsg_sweep_errors(const struct vsg_sweep *r, char *buf, size_t len);
 
 #endif /* VSG_FAULT_H */
