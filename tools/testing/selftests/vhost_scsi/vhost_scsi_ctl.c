@@ -705,6 +705,43 @@ static void slow_tmf(struct __test_metadata *_metadata,
 }
 
 /*
+ * One TMF at a time per device: a control request that comes while a TMF
+ * waits for its commands is not taken until that TMF is answered.  Here
+ * an ABORT TASK SET waits for the slow commands, and an ABORT TASK of a
+ * tag that is not in flight (answered at once when taken) follows it: it
+ * must be answered after the first, not in its shadow.
+ */
+TEST_F_TIMEOUT(slow, tmf_one_at_a_time, 60)
+{
+	struct vsg_cmd *first, *second;
+	struct slow_count n;
+	bool first_done;
+
+	if (!slow_ready(_metadata, &self->s))
+		return;
+	slow_submit(_metadata, &self->s);
+	first = vsg_tmf_start(self->s.e.d, VIRTIO_SCSI_T_TMF_ABORT_TASK_SET,
+			      1, 0, 0);
+	ASSERT_NE(NULL, first);
+	second = vsg_tmf_start(self->s.e.d, VIRTIO_SCSI_T_TMF_ABORT_TASK,
+			       1, 0, 0x5eed);
+	ASSERT_NE(NULL, second);
+	ASSERT_EQ(0, vsg_cmd_wait(second, TMF_TIMEOUT_MS));
+	vsg_vq_reap(first->vq);
+	pthread_mutex_lock(&first->vq->lock);
+	first_done = first->state == VSG_CMD_DONE;
+	pthread_mutex_unlock(&first->vq->lock);
+	EXPECT_TRUE(first_done)
+		TH_LOG("the second TMF was answered while the first waited");
+	EXPECT_TRUE(vsg_tmf_done(((__u8 *)second->resp)[0]));
+	ASSERT_EQ(0, vsg_cmd_wait(first, TMF_TIMEOUT_MS));
+	EXPECT_TRUE(vsg_tmf_done(((__u8 *)first->resp)[0]));
+	vsg_cmd_put(first);
+	vsg_cmd_put(second);
+	slow_collect(_metadata, &self->s, &n);
+}
+
+/*
  * A fan-out TMF over many commands in flight costs the host no log line
  * (6.1 and LIO's ABORT TASK log two per task, both "ABORT_TASK: ...";
  * other kernel lines, such as a slow emulator's hrtimer warning, are not

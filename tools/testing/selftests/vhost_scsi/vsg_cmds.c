@@ -125,24 +125,56 @@ static int vsg_ctl(struct vsg_dev *d, size_t req_len, size_t resp_len,
 	return ret;
 }
 
-int vsg_tmf(struct vsg_dev *d, __u32 subtype, unsigned int target,
-	    unsigned int lun, __u64 tag, __u8 *response, int timeout_ms)
+/* A TMF request in @c, its response area preset to 0xa5. */
+static void vsg_tmf_prep(struct vsg_cmd *c, __u32 subtype,
+			 unsigned int target, unsigned int lun, __u64 tag)
 {
-	struct vsg_cmd *c = vsg_cmd_get(&d->vqs[VSG_VQ_CTL]);
-	struct virtio_scsi_ctrl_tmf_req *r;
-	int ret;
+	struct virtio_scsi_ctrl_tmf_req *r = c->req;
 
-	if (!c)
-		return -EBUSY;
-	r = c->req;
 	memset(r, 0, sizeof(*r));
 	r->type = VIRTIO_SCSI_T_TMF;
 	r->subtype = subtype;
 	vsg_lun(r->lun, target, lun);
 	r->tag = tag;
 	memset(c->resp, 0xa5, VSG_HDR_AREA);
-	ret = vsg_ctl(d, sizeof(*r), sizeof(struct virtio_scsi_ctrl_tmf_resp),
-		      &c, timeout_ms);
+}
+
+struct vsg_cmd *vsg_tmf_start(struct vsg_dev *d, __u32 subtype,
+			      unsigned int target, unsigned int lun, __u64 tag)
+{
+	struct vsg_cmd *c = vsg_cmd_get(&d->vqs[VSG_VQ_CTL]);
+	struct vsg_seg segs[2];
+
+	if (!c)
+		return NULL;
+	vsg_tmf_prep(c, subtype, target, lun, tag);
+	segs[0] = (struct vsg_seg){
+		.addr = (uintptr_t)c->req,
+		.len = sizeof(struct virtio_scsi_ctrl_tmf_req),
+	};
+	segs[1] = (struct vsg_seg){
+		.addr = (uintptr_t)c->resp,
+		.len = sizeof(struct virtio_scsi_ctrl_tmf_resp),
+		.flags = VRING_DESC_F_WRITE,
+	};
+	if (vsg_cmd_submit(c, segs, 2, 0)) {
+		vsg_cmd_put(c);
+		return NULL;
+	}
+	return c;
+}
+
+int vsg_tmf(struct vsg_dev *d, __u32 subtype, unsigned int target,
+	    unsigned int lun, __u64 tag, __u8 *response, int timeout_ms)
+{
+	struct vsg_cmd *c = vsg_cmd_get(&d->vqs[VSG_VQ_CTL]);
+	int ret;
+
+	if (!c)
+		return -EBUSY;
+	vsg_tmf_prep(c, subtype, target, lun, tag);
+	ret = vsg_ctl(d, sizeof(struct virtio_scsi_ctrl_tmf_req),
+		      sizeof(struct virtio_scsi_ctrl_tmf_resp), &c, timeout_ms);
 	if (!ret)
 		*response = ((struct virtio_scsi_ctrl_tmf_resp *)c->resp)->response;
 	vsg_cmd_put(c);
