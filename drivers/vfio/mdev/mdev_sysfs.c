@@ -234,6 +234,48 @@ static void mdev_type_node_remove(struct mdev_type_node *node)
 	kobject_put(&node->kobj);
 }
 
+static void mdev_types_kset_release(struct kobject *kobj)
+{
+	kfree(container_of(kobj, struct kset, kobj));
+}
+
+static struct kobj_type mdev_types_kset_ktype = {
+	.sysfs_ops	= &kobj_sysfs_ops,
+	.release	= mdev_types_kset_release,
+};
+
+/*
+ * kset_create_and_add(), except on failure: 6.1's kset_register() leaves
+ * the name allocated and kset_create_and_add() then frees only the kset,
+ * so every failed registration leaked the name.  Later kernels free the
+ * name in kset_register() and clear it, so freeing what is left is right
+ * on both.
+ */
+static struct kset *mdev_types_kset_create(struct kobject *parent)
+{
+	struct kset *kset;
+	int ret;
+
+	kset = kzalloc(sizeof(*kset), GFP_KERNEL);
+	if (!kset)
+		return NULL;
+	ret = kobject_set_name(&kset->kobj, "mdev_supported_types");
+	if (ret)
+		goto out_free_kset;
+	kset->kobj.parent = parent;
+	kset->kobj.ktype = &mdev_types_kset_ktype;
+	ret = kset_register(kset);
+	if (ret)
+		goto out_free_name;
+	return kset;
+
+out_free_name:
+	kfree_const(kset->kobj.name);
+out_free_kset:
+	kfree(kset);
+	return NULL;
+}
+
 /**
  * mdev_types_add - create mdev_supported_types and one node per type
  * @ps: parent state, not yet live
@@ -246,8 +288,7 @@ int mdev_types_add(struct mdev_parent_state *ps)
 	struct mdev_type_node *node;
 	unsigned int i;
 
-	ps->types_kset = kset_create_and_add("mdev_supported_types", NULL,
-					     &ps->dev->kobj);
+	ps->types_kset = mdev_types_kset_create(&ps->dev->kobj);
 	if (!ps->types_kset)
 		return -ENOMEM;
 
