@@ -126,24 +126,6 @@ static const char *bind_check(void *ctx, bool done)
 	return NULL;
 }
 
-/* Records of the kernel log since @fd was opened that contain @needle. */
-static unsigned int kmsg_count(int fd, const char *needle)
-{
-	unsigned int hits = 0;
-	char rec[2048];
-	ssize_t n;
-
-	for (;;) {
-		n = read(fd, rec, sizeof(rec) - 1);
-		if (n < 0 && errno == EPIPE)	/* overwritten: go on */
-			continue;
-		if (n <= 0)
-			return hits;
-		rec[n] = '\0';
-		hits += !!strstr(rec, needle);
-	}
-}
-
 static void sweep(struct __test_metadata *_metadata, struct minj *x,
 		  const struct vsg_step *st)
 {
@@ -155,7 +137,8 @@ static void sweep(struct __test_metadata *_metadata, struct minj *x,
 
 	ret = vsg_sweep_run(x->nth, st, x, SWEEP_MAX, &r);
 	vsg_sweep_errors(&r, errs, sizeof(errs));
-	vfio_warns = kmsg_count(x->kmsg, "at drivers/vfio/vfio_main.c");
+	vfio_warns = vsg_kmsg_count(x->kmsg, "at drivers/vfio/vfio_main.c", 7,
+				    NULL, 0);
 	if (vfio_warns)
 		expect_kernel_report("WARNING: .* vfio_group_release");
 	printf("# inject: step=\"%s\" sites=%u failed=%u tolerated=%u vfio_warns=%u errors=%s\n",
@@ -174,9 +157,8 @@ FIXTURE_SETUP(inject)
 
 	x->nth = -1;
 	x->fd = -1;
-	x->kmsg = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	x->kmsg = vsg_kmsg_open();
 	ASSERT_LE(0, x->kmsg) TH_LOG("cannot read /dev/kmsg");
-	ASSERT_LE(0, lseek(x->kmsg, 0, SEEK_END));
 	if (access(PLAT_DEVS "/mdev_sample.0", F_OK))
 		SKIP(return, "sample parent not loaded (use run.sh)");
 	ret = vsg_faults_apply(&x->faults, vsg_fault_nth_only,

@@ -2,6 +2,7 @@
 /*
  * Fault injection for the vhost_scsi selftests: see vsg_fault.h.
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -219,4 +220,40 @@ void vsg_sweep_errors(const struct vsg_sweep *r, char *buf, size_t len)
 	for (i = 0; i < r->nr_errnos && at < len; i++)
 		at += snprintf(buf + at, len - at, "%s%s", i ? "," : "",
 			       strerrorname_np(r->errnos[i]));
+}
+
+int vsg_kmsg_open(void)
+{
+	int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+
+	if (fd >= 0 && lseek(fd, 0, SEEK_END) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+unsigned int vsg_kmsg_count(int fd, const char *needle, int max_level,
+			    char *last, size_t len)
+{
+	char rec[2048], *msg;
+	unsigned int hits = 0;
+	ssize_t n;
+
+	for (;;) {
+		n = read(fd, rec, sizeof(rec) - 1);
+		if (n < 0 && errno == EPIPE)	/* overwritten: go on */
+			continue;
+		if (n <= 0)
+			break;
+		rec[n] = '\0';
+		msg = strchr(rec, ';');
+		msg = msg ? msg + 1 : rec;
+		if ((atoi(rec) & 7) > max_level || (needle && !strstr(msg, needle)))
+			continue;
+		hits++;
+		if (last)
+			snprintf(last, len, "%.200s", msg);
+	}
+	return hits;
 }

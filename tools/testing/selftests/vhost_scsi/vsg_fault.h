@@ -2,8 +2,9 @@
 /*
  * Fault injection for the vhost_scsi selftests (debug kernel): settings
  * of failslab and fail_page_alloc in debugfs, made in order and undone in
- * the reverse order, and fail-nth, which fails a task's N-th allocation
- * from now on.
+ * the reverse order, fail-nth, which fails a task's N-th allocation
+ * from now on, the sweep built on it, and reading the kernel log (what a
+ * step reported).
  */
 #ifndef VSG_FAULT_H
 #define VSG_FAULT_H
@@ -87,5 +88,14 @@ int vsg_sweep_run(int nth_fd, const struct vsg_step *st, void *ctx,
 		  unsigned int max, struct vsg_sweep *r);
 /* "ENOMEM,EINVAL" of @r, or "-" */
 void vsg_sweep_errors(const struct vsg_sweep *r, char *buf, size_t len);
+
+/*
+ * The kernel log: vsg_kmsg_open() reads /dev/kmsg from its end on;
+ * vsg_kmsg_count() counts the records since then at @max_level or more
+ * urgent (7: any) that contain @needle (NULL: any), keeping the last one.
+ */
+int vsg_kmsg_open(void);
+unsigned int vsg_kmsg_count(int fd, const char *needle, int max_level,
+			    char *last, size_t len);
 
 #endif /* VSG_FAULT_H */

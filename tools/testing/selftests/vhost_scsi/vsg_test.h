@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include "vsg.h"
 #include "vsg_cfs.h"
+#include "vsg_fault.h"
 
 #define VSG_BLOCK		512
 #define VSG_LUN_BYTES		(8UL << 20)
@@ -60,15 +61,6 @@ struct vsg_worker {
 	unsigned int mismatches;
 	unsigned int multi_complete;	/* cmd completions != 1 */
 };
-
-/*
- * The kernel log: vsg_kmsg_open() reads /dev/kmsg from its end on;
- * vsg_kmsg_count() counts the records since then at @max_level or more
- * urgent (7: any) that contain @needle (NULL: any), keeping the last one.
- */
-int vsg_kmsg_open(void);
-unsigned int vsg_kmsg_count(int fd, const char *needle, int max_level,
-			    char *last, size_t len);
 
 /* A TMF response saying the function completed (virtio spec 5.6.6.2). */
 static inline bool vsg_tmf_done(__u8 resp)
