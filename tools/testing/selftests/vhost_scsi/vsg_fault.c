@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/mount.h>
 
@@ -233,11 +234,25 @@ int vsg_kmsg_open(void)
 	return fd;
 }
 
-unsigned int vsg_kmsg_count(int fd, const char *needle, int max_level,
-			    char *last, size_t len)
+/*
+ * CONFIG_DEBUG_KOBJECT_RELEASE defers each kobject release by 1 to 4 s
+ * and says so ("kobject: 'x' (...): kobject_release, parent ... (delayed
+ * N)"); the release then runs, and reports, in a kworker.
+ */
+#define KOBJ_DELAYED		"kobject_release, parent"
+#define KOBJ_DELAY_MAX_US	4500000ULL
+
+/*
+ * Counts into *@hits as vsg_kmsg_count(); returns the latest time (printk
+ * clock, us) at which a deferred kobject release it read may still run,
+ * or 0.
+ */
+static unsigned long long kmsg_scan(int fd, const char *needle,
+				    int max_level, char *last, size_t len,
+				    unsigned int *hits)
 {
+	unsigned long long ts, until = 0;
 	char rec[2048], *msg;
-	unsigned int hits = 0;
 	ssize_t n;
 
 	for (;;) {
@@ -249,11 +264,48 @@ unsigned int vsg_kmsg_count(int fd, const char *needle, int max_level,
 		rec[n] = '\0';
 		msg = strchr(rec, ';');
 		msg = msg ? msg + 1 : rec;
+		if (strstr(msg, KOBJ_DELAYED) &&
+		    sscanf(rec, "%*u,%*u,%llu", &ts) == 1 &&
+		    ts + KOBJ_DELAY_MAX_US > until)
+			until = ts + KOBJ_DELAY_MAX_US;
 		if ((atoi(rec) & 7) > max_level || (needle && !strstr(msg, needle)))
 			continue;
-		hits++;
+		(*hits)++;
 		if (last)
 			snprintf(last, len, "%.200s", msg);
 	}
+	return until;
+}
+
+unsigned int vsg_kmsg_count(int fd, const char *needle, int max_level,
+			    char *last, size_t len)
+{
+	unsigned int hits = 0;
+
+	kmsg_scan(fd, needle, max_level, last, len, &hits);
 	return hits;
+}
+
+/* The printk clock is the monotonic one give or take; a second covers it. */
+#define SETTLE_SLACK_US		1000000ULL
+#define SETTLE_MAX_US		30000000ULL
+
+unsigned int vsg_kmsg_count_settled(int fd, const char *needle,
+				    int max_level, char *last, size_t len)
+{
+	unsigned long long until, now, start = 0;
+	unsigned int hits = 0;
+	struct timespec t;
+
+	for (;;) {
+		until = kmsg_scan(fd, needle, max_level, last, len, &hits);
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		now = t.tv_sec * 1000000ULL + t.tv_nsec / 1000;
+		if (!start)
+			start = now;
+		if (!until || now >= until + SETTLE_SLACK_US ||
+		    now - start >= SETTLE_MAX_US)
+			return hits;
+		usleep(200000);
+	}
 }

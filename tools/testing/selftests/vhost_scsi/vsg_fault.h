@@ -93,9 +93,15 @@ void vsg_sweep_errors(const struct vsg_sweep *r, char *buf, size_t len);
  * The kernel log: vsg_kmsg_open() reads /dev/kmsg from its end on;
  * vsg_kmsg_count() counts the records since then at @max_level or more
  * urgent (7: any) that contain @needle (NULL: any), keeping the last one.
+ * vsg_kmsg_count_settled() goes on counting until every kobject release
+ * it read of as deferred (CONFIG_DEBUG_KOBJECT_RELEASE: by up to 4 s) can
+ * have run, at most 30 s: what such a release reports belongs to the step
+ * that dropped the object, not to whatever runs 4 s later.
  */
 int vsg_kmsg_open(void);
 unsigned int vsg_kmsg_count(int fd, const char *needle, int max_level,
 			    char *last, size_t len);
+unsigned int vsg_kmsg_count_settled(int fd, const char *needle,
+				    int max_level, char *last, size_t len);
 
 #endif /* VSG_FAULT_H */
