@@ -14,7 +14,7 @@ PKGS=(
 	# the kernel the tests boot, and the VM
 	linux-image-amd64 qemu-system-x86 busybox-static cpio
 	# real clients used by the tests and the demo
-	targetcli-fb dbus mdevctl
+	targetcli-fb dbus mdevctl fio sg3-utils
 )
 
 quiet=0

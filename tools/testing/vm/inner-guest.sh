@@ -14,6 +14,9 @@
 #   --work DIR       keep the initramfs, console log and registers here
 #                    (default: a new directory under $HP_OUT or /tmp)
 #   --accel ACCEL    kvm (default) or tcg, for comparing
+#   --host-root      share the test guest's root read-only over 9p (tag
+#                    "hostroot", with the 9p modules) so that SCRIPT can
+#                    run the host's programs (fio, sg3-utils) in a chroot
 #
 # SCRIPT runs with busybox sh as root in an initramfs made of busybox-static
 # and the listed modules; everything after "--" goes to qemu-system-x86_64
@@ -58,10 +61,11 @@ work=
 modules=()
 envs=()
 qemu_args=()
+host_root=0
 script=
 
 usage() {
-	sed -n '4,31s/^# \{0,1\}//p' "$0" >&2
+	sed -n '4,34s/^# \{0,1\}//p' "$0" >&2
 	exit 2
 }
 
@@ -75,6 +79,7 @@ parse_args() {
 		--env) envs+=("$2"); shift ;;
 		--work) work=$2; shift ;;
 		--accel) accel=$2; shift ;;
+		--host-root) host_root=1 ;;
 		--) shift; qemu_args=("$@"); break ;;
 		-h|--help) usage ;;
 		-*) echo "inner-guest: unknown option $1" >&2; usage ;;
@@ -87,6 +92,10 @@ parse_args() {
 		usage
 	fi
 	[ ${#modules[@]} -gt 0 ] || modules=(virtio_pci virtio_scsi sd_mod)
+	if [ $host_root = 1 ]; then
+		modules+=(9pnet_virtio 9p)
+		qemu_args+=(-virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap")
+	fi
 }
 
 die() {

@@ -2,11 +2,11 @@
 # shellcheck shell=bash
 #
 # The vhost-scsi target of the inner-guest tests, set up in the test
-# guest's configfs: one TPG on WWPN $wwpn with an rd_mcp LUN 0 of $mib MiB
+# guest's configfs: one TPG on WWPN $wwpn with an rd_mcp LUN 0 of 16 MiB
 # and, with tgt_setup slow, an iblock LUN 1 on a null_blk device that
-# completes every command after $slow_ms ms, so that commands are always
-# in flight while a guest reads it.  Source it after guest-lib.sh; set
-# "flavour" (stock or ours) first.
+# completes every command after $slow_ms ms (200 unless set before), so
+# that commands are always in flight while a guest reads it.  Source it
+# after guest-lib.sh; set "flavour" (stock or ours) first.
 
 T=/sys/kernel/config/target
 NULLB=/sys/kernel/config/nullb
@@ -14,7 +14,7 @@ wwpn=naa.5001405a11ce0001
 nexus=naa.5001405a11ce0002
 tpgt=1
 mib=4
-slow_ms=200
+slow_ms=${slow_ms:-200}
 dev=$T/core/rd_mcp_0/hp_inner_disk
 slowdev=$T/core/iblock_0/hp_inner_slow
 slownb=$NULLB/hpslow

@@ -101,6 +101,7 @@ main() {
 	wait $ipid
 	echo "vhost-scsi-kill: $flavour: QEMU exited ${ms} ms after SIGKILL," \
 		"slow LUN commands so far $(tgt_counter num_cmds "$slowdev")"
+	echo "# real-kill: exit_ms=$ms"
 
 	w0=$(tgt_counter write_mbytes)
 	r0=$(tgt_counter read_mbytes)

@@ -1,0 +1,107 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# Runs in the inner guest (busybox sh), booted with inner-guest.sh
+# --host-root, for HP_SECS seconds (issue 13, scenario 1):
+#  - fio random write with verification on LUN 0 (HP_LUN0, an address
+#    channel:target:lun), which must end without an error;
+#  - fio random read/write without verification on LUN 1 (HP_LUN1), which
+#    the host unlinks and links again all the while: each time the disk
+#    is there, its command timeout is set to 1 s (the host's LUN 1 holds
+#    commands longer, so the guest's error handler sends ABORT TASK), and
+#    errors are expected;
+#  - sg_reset -d (LUN RESET) on both disks every 2 s; each one on LUN 0
+#    must succeed.
+# fio and sg3-utils are the host's, run in a chroot of the 9p share.
+# Prints "fio-storm: ok" when LUN 0's fio passed, its resets succeeded and
+# the kernel logged no I/O error on LUN 0's disk.
+secs=${HP_SECS:-40}
+lun0=${HP_LUN0:?}
+lun1=${HP_LUN1:?}
+H=/host
+
+fail() {
+	echo "fio-storm: FAIL: $*"
+	exit 1
+}
+
+mkdir -p $H
+mount -t 9p -o trans=virtio,version=9p2000.L,ro hostroot $H ||
+	fail "cannot mount the host's root"
+for m in devtmpfs:dev proc:proc sysfs:sys tmpfs:tmp; do
+	mount -t "${m%%:*}" none "$H/${m#*:}" || fail "cannot mount $m"
+done
+[ -x $H/usr/bin/fio ] && [ -x $H/usr/bin/sg_reset ] ||
+	fail "fio or sg3-utils missing on the host (scripts/setup.sh installs them)"
+
+# disk ADDR: the disk at *:ADDR now, or nothing
+disk() {
+	for d in /sys/class/scsi_disk/*:"$1"; do
+		[ -d "$d/device/block" ] && ls "$d/device/block" && return 0
+	done
+	return 1
+}
+
+i=0
+while ! d0=$(disk "$lun0"); do
+	[ $i -ge 30 ] && fail "no disk at *:$lun0 after 30 s"
+	sleep 1
+	i=$((i + 1))
+done
+echo "fio-storm: LUN 0 is /dev/$d0; ${secs}s"
+end=$(($(date +%s) + secs))
+
+chroot $H /usr/bin/fio --name=lun0 --filename="/dev/$d0" --rw=randwrite \
+	--bs=4k --size=8M --direct=1 --ioengine=libaio --iodepth=16 \
+	--verify=crc32c --verify_backlog=256 --verify_fatal=1 \
+	--verify_state_save=0 \
+	--time_based --runtime="$secs" > /tmp/lun0.out 2>&1 &
+fio0=$!
+
+(n=0
+while [ "$(date +%s)" -lt $end ]; do
+	if d1=$(disk "$lun1"); then
+		echo 1 > "/sys/block/$d1/device/timeout"
+		chroot $H /usr/bin/fio --name=lun1 --filename="/dev/$d1" \
+			--rw=randrw --bs=4k --size=4M --direct=1 \
+			--ioengine=libaio --iodepth=8 --time_based --runtime=3 \
+			--continue_on_error=all > /dev/null 2>&1
+		n=$((n + 1))
+	else
+		sleep 0.2
+	fi
+done
+echo "fio-storm: LUN 1: $n fio runs") &
+io1=$!
+
+# LUN RESETs: every one on LUN 0 must succeed; LUN 1 may be gone
+(n0=0 bad0=0 n1=0 bad1=0
+while [ "$(date +%s)" -lt $end ]; do
+	if d=$(disk "$lun0"); then
+		n0=$((n0 + 1))
+		chroot $H /usr/bin/sg_reset -d "/dev/$d" > /dev/null 2>&1 ||
+			bad0=$((bad0 + 1))
+	fi
+	if d=$(disk "$lun1"); then
+		n1=$((n1 + 1))
+		chroot $H /usr/bin/sg_reset -d "/dev/$d" > /dev/null 2>&1 ||
+			bad1=$((bad1 + 1))
+	fi
+	sleep 2
+done
+echo "fio-storm: LUN resets: LUN 0 $n0 ($bad0 failed), LUN 1 $n1 ($bad1 failed)"
+[ $bad0 = 0 ]) &
+resets=$!
+
+wait $fio0
+rc=$?
+wait $resets
+rst=$?
+wait $io1
+grep -E "err=|WRITE:|verify" /tmp/lun0.out | sed 's/^/fio-storm: lun0: /'
+[ $rc = 0 ] || fail "fio on LUN 0 exited $rc"
+[ $rst = 0 ] || fail "a LUN RESET of LUN 0 failed"
+if dmesg | grep -E "(I/O|critical medium|critical target) error, dev $d0"; then
+	fail "the kernel logged I/O errors on LUN 0 (/dev/$d0)"
+fi
+echo "fio-storm: ok"

@@ -1,0 +1,92 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# vhost-scsi-storm.sh stock|ours [SECS]
+#
+# Runs in the test guest (issue 13, scenario 1, with real clients).  An
+# inner guest on vhost-scsi-pci with two queues runs, for SECS seconds
+# (default 40), fio random write with verification on LUN 0 (rd_mcp),
+# fio random read/write on LUN 1 (a null_blk LUN that holds every command
+# 1.5 s, past the 1 s command timeout the guest sets, so its error handler
+# sends ABORT TASK) and sg_reset -d on both (tools/testing/vm/inner/
+# fio-storm.sh).  Meanwhile this script unlinks LUN 1 through configfs and
+# links it again, staying linked 0.5 s each time so that the guest finds
+# it now and then.  LUN 0's data must verify with no I/O error, every
+# unlink and link must return within OP_BOUND seconds, and the TPG and the
+# module must come off afterwards.
+set -uo pipefail
+
+flavour=${1:-}
+secs=${2:-40}
+here=$(dirname "$(realpath "$0")")
+# shellcheck disable=SC1091
+. "$here/../guest-lib.sh"
+slow_ms=1500
+# shellcheck source=target.sh
+. "$here/target.sh"
+
+OP_BOUND=30
+link=$tpg/lun/lun_1/hp_port
+
+now_ms() {
+	echo $(($(date +%s%N) / 1000000))
+}
+
+# op WHAT CMD...: run a configfs write, check its bound, track the slowest
+op() {
+	local what=$1 t0 ms
+	shift
+
+	t0=$(now_ms)
+	"$@" || hp_die "vhost-scsi-storm: $flavour: $what failed"
+	ms=$(($(now_ms) - t0))
+	[ $ms -le $((OP_BOUND * 1000)) ] ||
+		hp_die "vhost-scsi-storm: $flavour: $what took ${ms} ms"
+	if [ $ms -gt "$max_ms" ]; then
+		max_ms=$ms
+		max_what=$what
+	fi
+}
+
+main() {
+	local ipid rc cycles=0 max_ms=0 max_what=- k0
+
+	hp_kvm
+	tgt_load
+	hp_configfs
+	tgt_setup slow
+	k0=$(dmesg | wc -l)
+	HP_INNER_TRACE=0 "$HP_ROOT/tools/testing/vm/inner-guest.sh" \
+		--host-root --mem 1024 --timeout $((secs + 240)) \
+		--env HP_SECS="$secs" --env HP_LUN0="0:$tpgt:0" \
+		--env HP_LUN1="0:$tpgt:1" "$here/fio-storm.sh" -- \
+		-device "vhost-scsi-pci,wwpn=$wwpn,num_queues=2" &
+	ipid=$!
+	while kill -0 $ipid 2>/dev/null; do
+		op unlink rm "$link"
+		op link ln -s "$slowdev" "$link"
+		cycles=$((cycles + 1))
+		sleep 0.5
+	done
+	wait $ipid
+	rc=$?
+	echo "vhost-scsi-storm: $flavour: $cycles LUN 1 cycles, slowest" \
+		"configfs call ${max_ms} ms ($max_what), LUN 1 commands" \
+		"$(tgt_counter num_cmds "$slowdev"), LUN 0 written" \
+		"$(tgt_counter write_mbytes) MiB"
+	# the figures for make stress (tools/testing/stress/report)
+	echo "# real-storm: secs=$secs lun1_cycles=$cycles slowest_ms=$max_ms" \
+		"lun0_written_mib=$(tgt_counter write_mbytes)" \
+		"host_log_lines=$(($(dmesg | wc -l) - k0))"
+	# what the host logged meanwhile, most frequent first
+	echo "vhost-scsi-storm: $flavour: the host logged $(($(dmesg | wc -l) - k0)) lines:"
+	dmesg | tail -n +$((k0 + 1)) | sed 's/^\[[^]]*\] //' | sort | uniq -c |
+		sort -rn | head -n 5 | sed 's/^/  /'
+	[ $rc = 0 ] || hp_die "vhost-scsi-storm: $flavour: the inner guest failed ($rc)"
+	[ $cycles -gt 0 ] || hp_die "vhost-scsi-storm: $flavour: no LUN cycle"
+	tgt_teardown || hp_die "vhost-scsi-storm: $flavour: cannot tear the target down"
+	hp_unload vhost_scsi
+	echo "vhost-scsi-storm: $flavour: ok"
+}
+
+main
