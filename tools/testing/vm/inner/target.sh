@@ -20,6 +20,7 @@ slowdev=$T/core/iblock_0/hp_inner_slow
 slownb=$NULLB/hpslow
 tpg=$T/vhost/$wwpn/tpgt_$tpgt
 
+# shellcheck disable=SC2154 # the caller sets flavour
 tgt_load() {
 	case $flavour in
 	stock)

@@ -16,7 +16,7 @@ here=$(dirname "$(realpath "$0")")
 # shellcheck disable=SC1091
 . "$here/../guest-lib.sh"
 
-# shellcheck source=target.sh
+# shellcheck source-path=SCRIPTDIR source=target.sh
 . "$here/target.sh"
 
 main() {

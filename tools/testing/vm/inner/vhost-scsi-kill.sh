@@ -17,7 +17,7 @@ flavour=${1:-}
 here=$(dirname "$(realpath "$0")")
 # shellcheck disable=SC1091
 . "$here/../guest-lib.sh"
-# shellcheck source=target.sh
+# shellcheck source-path=SCRIPTDIR source=target.sh
 . "$here/target.sh"
 
 KILL_BOUND=30		# seconds from SIGKILL to QEMU's exit

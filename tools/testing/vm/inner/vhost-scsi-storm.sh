@@ -22,7 +22,7 @@ here=$(dirname "$(realpath "$0")")
 # shellcheck disable=SC1091
 . "$here/../guest-lib.sh"
 slow_ms=1500
-# shellcheck source=target.sh
+# shellcheck source-path=SCRIPTDIR source=target.sh
 . "$here/target.sh"
 
 OP_BOUND=30
