@@ -451,7 +451,6 @@ TEST_F_TIMEOUT(ctl, lun_ids_under_io, 90)
  * finished before the abort took hold, ABORTED, or a unit attention if
  * the reset overtook it), and no late or duplicate used entry may follow.
  */
-#define NULLB_CFS	"/sys/kernel/config/nullb"
 #define SLOW_MS		1500
 #define SLOW_QUEUES	2
 #define SLOW_CMDS	24	/* per queue */
@@ -474,50 +473,6 @@ struct slow_count {
 	unsigned int good, aborted, unit_attention, other, not_once;
 };
 
-static int nullb_attr(const char *dir, const char *attr, const char *val)
-{
-	char path[192];
-
-	snprintf(path, sizeof(path), "%s/%s", dir, attr);
-	return vsg_cfs_write(path, val);
-}
-
-/*
- * A powered-on null_blk device made in configfs at @dir; 6.1 names the
- * disk after the directory.
- */
-static int nullb_make(const char *dir, char *dev, size_t len)
-{
-	const char *attrs[][2] = {
-		{ "size", "64" }, { "irqmode", "2" },
-		{ "completion_nsec", NULL }, { "hw_queue_depth", "128" },
-		{ "power", "1" },
-	};
-	char ns[32];
-	unsigned int i;
-	int ret;
-
-	if (mkdir(dir, 0755))
-		return -errno;
-	snprintf(ns, sizeof(ns), "%lu", SLOW_MS * 1000000UL);
-	attrs[2][1] = ns;
-	for (i = 0; i < ARRAY_SIZE(attrs); i++) {
-		ret = nullb_attr(dir, attrs[i][0], attrs[i][1]);
-		if (ret)
-			return ret;
-	}
-	snprintf(dev, len, "/dev/%s", strrchr(dir, '/') + 1);
-	return access(dev, R_OK | W_OK) ? -errno : 0;
-}
-
-static void nullb_remove(const char *dir)
-{
-	if (!dir[0] || access(dir, F_OK))
-		return;
-	nullb_attr(dir, "power", "0");
-	rmdir(dir);
-}
-
 /*
  * Returns 0, 4 (skip) or -errno with s->why set.  Whatever it made is
  * undone by the teardown, which runs after a skip or a failure here too.
@@ -532,15 +487,15 @@ static int slow_prepare(struct slow *s)
 		snprintf(s->why, sizeof(s->why), "%s", s->e.why);
 		return ret == 4 ? 4 : -EIO;
 	}
-	if (system("modprobe -q null_blk nr_devices=0 && modprobe -q target_core_iblock") ||
-	    access(NULLB_CFS, F_OK)) {
+	if (vsg_nullb_available()) {
 		snprintf(s->why, sizeof(s->why),
 			 "no null_blk configfs or target_core_iblock");
 		return 4;
 	}
-	snprintf(s->nullb, sizeof(s->nullb), NULLB_CFS "/vsgslow%d",
+	snprintf(s->nullb, sizeof(s->nullb), VSG_NULLB_CFS "/vsgslow%d",
 		 getpid());
-	ret = nullb_make(s->nullb, t->file[0], sizeof(t->file[0]));
+	ret = vsg_nullb_make(s->nullb, SLOW_MS * 1000000UL, t->file[0],
+			     sizeof(t->file[0]));
 	if (!ret)
 		ret = vsg_bs_create(t, 0, VSG_BS_IBLOCK, 0);
 	if (!ret)
@@ -577,7 +532,7 @@ FIXTURE_SETUP(slow)
 FIXTURE_TEARDOWN(slow)
 {
 	vsg_env_teardown(&self->s.e);
-	nullb_remove(self->s.nullb);
+	vsg_nullb_remove(self->s.nullb);
 }
 
 /* SLOW_CMDS 4 KiB READs on each request queue, each with its own tag. */

@@ -307,3 +307,55 @@ void vsg_target_teardown(struct vsg_target *t)
 	for (i = 0; i < VSG_CFS_MAX_LUNS; i++)
 		vsg_bs_remove(t, i);
 }
+
+int vsg_nullb_available(void)
+{
+	if (system("modprobe -q null_blk nr_devices=0 && modprobe -q target_core_iblock"))
+		return -ENOENT;
+	return access(VSG_NULLB_CFS, F_OK) ? -errno : 0;
+}
+
+static int vsg_nullb_attr(const char *dir, const char *attr, const char *val)
+{
+	char path[192];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, attr);
+	return vsg_cfs_write(path, val);
+}
+
+/*
+ * A powered-on null_blk device made in configfs at @dir, in timer mode
+ * when @completion_ns is set; 6.1 names the disk after the directory.
+ */
+int vsg_nullb_make(const char *dir, unsigned long completion_ns, char *dev,
+		   size_t len)
+{
+	const char *attrs[][2] = {
+		{ "size", "64" }, { "irqmode", completion_ns ? "2" : "1" },
+		{ "completion_nsec", NULL }, { "hw_queue_depth", "128" },
+		{ "power", "1" },
+	};
+	char ns[32];
+	unsigned int i;
+	int ret;
+
+	if (mkdir(dir, 0755))
+		return -errno;
+	snprintf(ns, sizeof(ns), "%lu", completion_ns);
+	attrs[2][1] = ns;
+	for (i = 0; i < sizeof(attrs) / sizeof(attrs[0]); i++) {
+		ret = vsg_nullb_attr(dir, attrs[i][0], attrs[i][1]);
+		if (ret)
+			return ret;
+	}
+	snprintf(dev, len, "/dev/%s", strrchr(dir, '/') + 1);
+	return access(dev, R_OK | W_OK) ? -errno : 0;
+}
+
+void vsg_nullb_remove(const char *dir)
+{
+	if (!dir[0] || access(dir, F_OK))
+		return;
+	vsg_nullb_attr(dir, "power", "0");
+	rmdir(dir);
+}

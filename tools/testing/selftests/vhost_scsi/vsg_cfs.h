@@ -52,4 +52,15 @@ int vsg_target_setup(struct vsg_target *t, enum vsg_bs_kind kind,
 		     unsigned int nr_luns, size_t bytes);
 void vsg_target_teardown(struct vsg_target *t);
 
+/*
+ * null_blk devices made in configfs, for an iblock backstore: 0 once
+ * null_blk and target_core_iblock are loaded; a device of 64 MB that
+ * completes every I/O after @completion_ns (0: at once, in softirq).
+ */
+#define VSG_NULLB_CFS		"/sys/kernel/config/nullb"
+int vsg_nullb_available(void);
+int vsg_nullb_make(const char *dir, unsigned long completion_ns, char *dev,
+		   size_t len);
+void vsg_nullb_remove(const char *dir);
+
 #endif /* VSG_CFS_H */
