@@ -9,6 +9,7 @@
 #   make check-debug     only the debug-kernel tier
 #   make mutants         run the mutants of tools/testing/mutants (hours)
 #   make stress          long hot-plug storms, ours against Debian's (2 h)
+#   make bench           benchmarks, ours against Debian's in one boot (15 min)
 #   make demo            boot a VM and show the drivers at work
 #   make install         install into /lib/modules/<kver>/updates + depmod
 
@@ -46,8 +47,8 @@ SELFTESTS := $(patsubst %/Makefile,%,$(wildcard tools/testing/selftests/*/Makefi
 
 export CACHE OUT KVER KDIR KSRC
 
-.PHONY: all modules selftests check check-debug lint mutants stress vmtest demo \
-	install clean help
+.PHONY: all modules selftests check check-debug lint mutants stress bench \
+	vmtest demo install clean help
 
 all: modules selftests
 
@@ -80,6 +81,12 @@ mutants: all
 # Documentation/admin-guide/hotplug-stress.rst.
 stress: all
 	@$(CURDIR)/tools/testing/stress/run $(or $(STRESS),full)
+
+# Not part of check (check runs its smoke mode): ours against Debian's
+# vhost_scsi in one boot; BENCH=smoke for a quick try.  Writes
+# Documentation/admin-guide/hotplug-bench.{rst,json} and the plots.
+bench: all
+	@$(CURDIR)/tools/testing/bench/run $(or $(BENCH),full)
 
 vmtest: all
 	tools/testing/vm/run-tests --kernel debian

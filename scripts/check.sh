@@ -123,6 +123,13 @@ vm_inner() {
 		--out "$OUT/vm-inner" tools/testing/vm/vmtests-inner
 }
 
+# The benchmark's smoke runs (vhost_scsi_*_bench, 0.1 s per point) in
+# the Debian tier: every point of both modules must have given figures
+# that the report can read.  Nothing is timed.
+bench_smoke() {
+	tools/testing/bench/report --smoke "$OUT/vm-debian/logs"
+}
+
 runner_selftest() {
 	OUT=$OUT tools/testing/vm/selftest-runner.sh --kernel "$1"
 }
@@ -226,6 +233,7 @@ all|debian)
 	step selftests-build selftests
 	step stock-sample-build stock_samples
 	step vm-debian vm_debian
+	step bench-smoke bench_smoke
 	step vm-inner vm_inner
 	step runner-selftest-debian runner_selftest debian
 	step stock-defects stock_defects

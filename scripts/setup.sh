@@ -15,6 +15,8 @@ PKGS=(
 	linux-image-amd64 qemu-system-x86 busybox-static cpio
 	# real clients used by the tests and the demo
 	targetcli-fb dbus mdevctl fio sg3-utils
+	# the plots of make bench
+	python3-matplotlib
 )
 
 quiet=0

@@ -14,6 +14,10 @@
 
 #include "vsg_cfs.h"
 
+#ifndef ARRAY_SIZE
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
+#endif
+
 static unsigned int vsg_cfs_seq;
 
 int vsg_cfs_available(void)
@@ -343,7 +347,7 @@ int vsg_nullb_make(const char *dir, unsigned long completion_ns, char *dev,
 		return -errno;
 	snprintf(ns, sizeof(ns), "%lu", completion_ns);
 	attrs[2][1] = ns;
-	for (i = 0; i < sizeof(attrs) / sizeof(attrs[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(attrs); i++) {
 		ret = vsg_nullb_attr(dir, attrs[i][0], attrs[i][1]);
 		if (ret)
 			return ret;

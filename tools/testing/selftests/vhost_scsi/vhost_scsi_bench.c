@@ -1,0 +1,701 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vhost_scsi_bench - what the vhost_scsi module loaded now delivers to the
+ * userspace guest: IOPS, bandwidth and latency, host CPU per command at a
+ * fixed rate, and host memory per request queue.
+ *
+ * Not a timed test: each point is one TAP result that fails only when a
+ * command is not answered GOOD within BENCH_WAIT_MS (then the figures mean
+ * nothing), and prints one "# bench:" line of key=value figures that
+ * tools/testing/bench/report compares with the other module's, measured
+ * in the same boot.
+ *
+ * Environment: VSG_BENCH_SECS (seconds per point, default 2; 0.1 for a
+ * smoke run), VSG_BENCH_ROUND (a label for the report, default 1),
+ * VSG_FLAVOUR (ours or stock, set by run.sh).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kselftest.h"
+#include "vsg_test.h"
+
+#define BENCH_QUEUES	2		/* request queues of the I/O device */
+#define BENCH_MAX_DEPTH	128
+#define BENCH_WAIT_MS	30000		/* a command slower than this fails */
+#define BENCH_ARENA	(64UL << 20)
+#define NULL_LUN	1
+#define CPU_RATE	2000		/* commands per second, CPU points */
+#define MEM_QUEUES	4
+#define MAX_LANES	MEM_QUEUES
+#define MEM_BURST_BS	(1024 * 1024)
+#define MEM_BURST_DEPTH	8
+
+enum bench_op { OP_RANDREAD, OP_RANDWRITE, OP_SEQREAD, OP_SEQWRITE };
+
+static const char *const op_names[] = {
+	"randread", "randwrite", "seqread", "seqwrite",
+};
+
+struct point {
+	const char *backend;	/* "rd" or "null" */
+	unsigned int target;	/* the TPG's tag */
+	unsigned int lun;
+	enum bench_op op;
+	unsigned int bs;
+	unsigned int queues;
+	unsigned int depth;
+	unsigned int rate;	/* commands per second per queue, 0: no limit */
+	double secs;
+};
+
+/* One request queue's share of a point, run by its own thread. */
+struct lane {
+	pthread_t thread;
+	const struct point *p;
+	struct vsg_vq *vq;
+	__u8 *buf;		/* depth * bs bytes in the arena */
+	__u64 lun_blocks;
+	__u64 seq_lba;
+	unsigned int seed;
+	struct vsg_cmd *c[BENCH_MAX_DEPTH];
+	__u64 t0[BENCH_MAX_DEPTH];
+	__u64 start_ns, end_ns;
+	/* results */
+	__u64 ops;
+	__u32 *lat_us;		/* one per answered command, up to lat_cap */
+	size_t nlat, lat_cap;
+	char why[160];		/* the first failure, "" if none */
+};
+
+struct bench {
+	struct vsg_env e;
+	char nullb[128];	/* configfs directory, "" when not made */
+	bool have_null;
+	char null_why[128];
+	__u64 lun_blocks[2];
+	__u8 *buf[BENCH_QUEUES];
+	double secs;
+	unsigned int round;
+	const char *flavour;
+};
+
+static __u64 now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+static void sleep_until_ns(__u64 t)
+{
+	struct timespec ts = {
+		.tv_sec = t / 1000000000ULL, .tv_nsec = t % 1000000000ULL,
+	};
+
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) ==
+	       EINTR)
+		;
+}
+
+static __u64 lane_lba(struct lane *l)
+{
+	__u32 blocks = l->p->bs / VSG_BLOCK;
+	__u64 lba;
+
+	if (l->p->op == OP_SEQREAD || l->p->op == OP_SEQWRITE) {
+		lba = l->seq_lba;
+		l->seq_lba += blocks;
+		if (l->seq_lba + blocks > l->lun_blocks)
+			l->seq_lba = 0;
+		return lba;
+	}
+	return (__u64)(rand_r(&l->seed) % (l->lun_blocks / blocks)) * blocks;
+}
+
+static int lane_submit(struct lane *l, unsigned int i)
+{
+	bool write = l->p->op == OP_RANDWRITE || l->p->op == OP_SEQWRITE;
+	__u32 blocks = l->p->bs / VSG_BLOCK;
+	__u64 lba = lane_lba(l);
+	__u8 cdb[16] = { write ? 0x8a : 0x88 };	/* WRITE(16) / READ(16) */
+	struct iovec iov = {
+		.iov_base = l->buf + (size_t)i * l->p->bs,
+		.iov_len = l->p->bs,
+	};
+	int k;
+
+	for (k = 0; k < 8; k++)
+		cdb[2 + k] = lba >> (56 - 8 * k);
+	for (k = 0; k < 4; k++)
+		cdb[10 + k] = blocks >> (24 - 8 * k);
+	vsg_scsi_prep(l->c[i], l->p->target, l->p->lun, cdb, sizeof(cdb));
+	l->t0[i] = now_ns();
+	return vsg_scsi_submit(l->c[i], write, &iov, 1,
+			       VSG_F_INDIRECT | VSG_F_NO_KICK);
+}
+
+/* Accounts an answered command; false (with l->why) if it was not GOOD. */
+static bool lane_answered(struct lane *l, unsigned int i, __u64 t)
+{
+	struct vsg_scsi_res res;
+
+	vsg_scsi_result(l->c[i], &res);
+	if (res.response != VIRTIO_SCSI_S_OK || res.status != SAM_STAT_GOOD) {
+		snprintf(l->why, sizeof(l->why),
+			 "queue %u: response %u status 0x%x sense key %d",
+			 l->vq->index, res.response, res.status,
+			 vsg_sense_key(&res));
+		return false;
+	}
+	l->ops++;
+	if (l->nlat < l->lat_cap)
+		l->lat_us[l->nlat++] = (t - l->t0[i]) / 1000;
+	return true;
+}
+
+/*
+ * Keeps p->depth commands in flight until the point's time is up, then
+ * waits for the last of them.  The guest learns of answers from the call
+ * eventfd (vsg_vq_await); at a fixed rate, a command is resubmitted no
+ * earlier than its slot in the schedule.
+ */
+static void *lane_run(void *arg)
+{
+	struct lane *l = arg;
+	const struct point *p = l->p;
+	__u64 end, watchdog, slot_ns = p->rate ? 1000000000ULL / p->rate : 0;
+	unsigned int i, live = 0;
+	__u64 issued = 0;
+
+	for (i = 0; i < p->depth; i++) {
+		l->c[i] = vsg_cmd_get(l->vq);
+		if (!l->c[i] || lane_submit(l, i)) {
+			snprintf(l->why, sizeof(l->why), "queue %u: submit %u failed",
+				 l->vq->index, i);
+			return NULL;
+		}
+		live++;
+		issued++;
+	}
+	vsg_vq_kick(l->vq);
+	l->start_ns = now_ns();
+	end = l->start_ns + (__u64)(p->secs * 1e9);
+	watchdog = vsg_now_ms() + p->secs * 1000 + BENCH_WAIT_MS;
+	while (live) {
+		bool kick = false;
+		__u64 t;
+
+		if (vsg_vq_await(l->vq, watchdog)) {
+			snprintf(l->why, sizeof(l->why),
+				 "queue %u: %u commands unanswered after %d ms",
+				 l->vq->index, live, BENCH_WAIT_MS);
+			vsg_vq_last_look(l->vq);
+			return NULL;
+		}
+		t = now_ns();
+		for (i = 0; i < p->depth; i++) {
+			if (!l->c[i] || l->c[i]->state != VSG_CMD_DONE)
+				continue;
+			if (!lane_answered(l, i, t))
+				return NULL;
+			if (t >= end) {
+				vsg_cmd_put(l->c[i]);
+				l->c[i] = NULL;
+				live--;
+				continue;
+			}
+			if (slot_ns)
+				sleep_until_ns(l->start_ns + issued * slot_ns);
+			if (lane_submit(l, i)) {
+				snprintf(l->why, sizeof(l->why),
+					 "queue %u: resubmit failed", l->vq->index);
+				return NULL;
+			}
+			issued++;
+			kick = true;
+		}
+		if (kick)
+			vsg_vq_kick(l->vq);
+	}
+	l->end_ns = now_ns();
+	return NULL;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	__u32 x = *(const __u32 *)a, y = *(const __u32 *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Interrupt time of all CPUs in ns, from /proc/stat (tick resolution). */
+static __u64 irq_ns(void)
+{
+	unsigned long long v[7] = { 0 };
+	FILE *f = fopen("/proc/stat", "r");
+	int n;
+
+	if (!f)
+		return 0;
+	n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1],
+		   &v[2], &v[3], &v[4], &v[5], &v[6]);
+	fclose(f);
+	if (n != 7)
+		return 0;
+	return (v[5] + v[6]) * (1000000000ULL / sysconf(_SC_CLK_TCK));
+}
+
+/*
+ * CPU time of every task outside this process (the vhost worker, LIO's
+ * and the block layer's kworkers, softirq threads: the host's share of
+ * the work), from each thread's schedstat, plus interrupt time.  0 when
+ * schedstat is missing (CONFIG_SCHED_INFO).
+ */
+static __u64 host_cpu_ns(void)
+{
+	char path[560], line[96];
+	struct dirent *p, *t;
+	__u64 sum = 0, v;
+	DIR *proc, *task;
+	FILE *f;
+
+	proc = opendir("/proc");
+	if (!proc)
+		return 0;
+	while ((p = readdir(proc))) {
+		if (p->d_name[0] < '1' || p->d_name[0] > '9' ||
+		    atoi(p->d_name) == getpid())
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/task", p->d_name);
+		task = opendir(path);
+		if (!task)
+			continue;
+		while ((t = readdir(task))) {
+			if (t->d_name[0] == '.')
+				continue;
+			snprintf(path, sizeof(path), "/proc/%s/task/%s/schedstat",
+				 p->d_name, t->d_name);
+			f = fopen(path, "r");
+			if (!f)
+				continue;
+			if (fgets(line, sizeof(line), f) &&
+			    sscanf(line, "%llu", (unsigned long long *)&v) == 1)
+				sum += v;
+			fclose(f);
+		}
+		closedir(task);
+	}
+	closedir(proc);
+	return sum ? sum + irq_ns() : 0;
+}
+
+static void point_name(const struct point *p, char *buf, size_t len)
+{
+	if (p->rate)
+		snprintf(buf, len, "%s-%s-%uk-q%u-d%u-rate%u", p->backend,
+			 op_names[p->op], p->bs >> 10, p->queues, p->depth,
+			 p->rate);
+	else
+		snprintf(buf, len, "%s-%s-%uk-q%u-d%u", p->backend,
+			 op_names[p->op], p->bs >> 10, p->queues, p->depth);
+}
+
+/* Runs every lane in a thread of its own; @why gets the first failure. */
+static void lanes_run(struct lane *l, unsigned int n, char *why, size_t len)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		if (pthread_create(&l[i].thread, NULL, lane_run, &l[i]))
+			snprintf(l[i].why, sizeof(l[i].why), "no thread");
+	for (i = 0; i < n; i++) {
+		if (!l[i].thread)
+			continue;
+		pthread_join(l[i].thread, NULL);
+		if (l[i].why[0] && !why[0])
+			snprintf(why, len, "%s", l[i].why);
+	}
+}
+
+/* Lanes for @p on the first p->queues request queues of @d. */
+static int lanes_init(struct lane *l, const struct point *p,
+		      struct vsg_dev *d, __u8 *const *bufs, __u64 lun_blocks,
+		      unsigned int seed, size_t lat_cap)
+{
+	unsigned int i;
+
+	memset(l, 0, sizeof(*l) * p->queues);
+	for (i = 0; i < p->queues; i++) {
+		l[i].p = p;
+		l[i].vq = vsg_io_vq(d, i);
+		l[i].buf = bufs[i];
+		l[i].lun_blocks = lun_blocks;
+		l[i].seed = seed + i;
+		l[i].lat_cap = lat_cap;
+		l[i].lat_us = lat_cap ? malloc(lat_cap * sizeof(__u32)) : NULL;
+		if (lat_cap && !l[i].lat_us)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static void lanes_free(struct lane *l, unsigned int n)
+{
+	while (n--)
+		free(l[n].lat_us);
+}
+
+static void report(struct bench *b, const struct point *p, struct lane *l)
+{
+	__u64 cpu0, cpu1, ops = 0, ns = 0;
+	size_t i, n = 0;
+	char name[64], why[160] = "";
+	double secs;
+	__u32 *lat;
+
+	point_name(p, name, sizeof(name));
+	cpu0 = host_cpu_ns();
+	lanes_run(l, p->queues, why, sizeof(why));
+	for (i = 0; i < p->queues; i++) {
+		ops += l[i].ops;
+		n += l[i].nlat;
+		if (l[i].end_ns - l[i].start_ns > ns)
+			ns = l[i].end_ns - l[i].start_ns;
+	}
+	cpu1 = host_cpu_ns();
+	if (why[0] || !ops || !ns) {
+		ksft_test_result_fail("%s: %s\n", name, why[0] ? why : "no commands");
+		return;
+	}
+	lat = malloc(n * sizeof(*lat));
+	if (!lat) {
+		ksft_test_result_fail("%s: out of memory\n", name);
+		return;
+	}
+	for (i = 0, n = 0; i < p->queues; i++) {
+		memcpy(lat + n, l[i].lat_us, l[i].nlat * sizeof(*lat));
+		n += l[i].nlat;
+	}
+	qsort(lat, n, sizeof(*lat), cmp_u32);
+	secs = ns / 1e9;
+	printf("# bench: flavour=%s round=%u point=%s", b->flavour, b->round,
+	       name);
+	printf(" backend=%s op=%s bs=%u queues=%u depth=%u rate=%u",
+	       p->backend, op_names[p->op], p->bs, p->queues, p->depth,
+	       p->rate * p->queues);
+	printf(" secs=%.2f ops=%llu iops=%.0f mbps=%.1f p50_us=%u p99_us=%u",
+	       secs, (unsigned long long)ops, ops / secs,
+	       ops * p->bs / secs / 1e6, lat[n / 2], lat[n * 99 / 100]);
+	if (cpu0 && cpu1 > cpu0)
+		printf(" host_cpu_us_per_kcmd=%.0f", (cpu1 - cpu0) / 1e3 * 1000 / ops);
+	printf("\n");
+	free(lat);
+	ksft_test_result_pass("%s\n", name);
+}
+
+static void run_point(struct bench *b, const struct point *p)
+{
+	struct lane l[MAX_LANES];
+	char name[64];
+
+	point_name(p, name, sizeof(name));
+	if (ksft_get_fail_cnt()) {
+		ksft_test_result_skip("%s: an earlier point failed\n", name);
+		return;
+	}
+	if (p->lun == NULL_LUN && !b->have_null) {
+		ksft_test_result_skip("%s: %s\n", name, b->null_why);
+		return;
+	}
+	if (lanes_init(l, p, b->e.d, b->buf, b->lun_blocks[p->lun],
+		       1 + 7 * b->round, 1U << 20))
+		ksft_test_result_fail("%s: out of memory\n", name);
+	else
+		report(b, p, l);
+	lanes_free(l, p->queues);
+}
+
+/* The I/O points of one backend, as issue 14 lists them. */
+static void run_backend(struct bench *b, const char *backend, unsigned int lun)
+{
+	static const unsigned int depths[] = { 1, 32, 128 };
+	struct point p = {
+		.backend = backend, .target = b->e.t.tpgt, .lun = lun,
+		.bs = 4096, .secs = b->secs,
+	};
+	unsigned int op, q, d;
+
+	for (op = OP_RANDREAD; op <= OP_RANDWRITE; op++)
+		for (q = 1; q <= BENCH_QUEUES; q++)
+			for (d = 0; d < 3; d++) {
+				p.op = op;
+				p.queues = q;
+				p.depth = depths[d];
+				run_point(b, &p);
+			}
+	p.bs = 128 << 10;
+	p.queues = 1;
+	p.depth = 32;
+	for (op = OP_SEQREAD; op <= OP_SEQWRITE; op++) {
+		p.op = op;
+		run_point(b, &p);
+	}
+	/* host CPU per command at a rate both modules reach */
+	p.bs = 4096;
+	p.depth = 4;
+	p.rate = CPU_RATE;
+	p.op = OP_RANDREAD;
+	p.secs = 2 * b->secs;
+	run_point(b, &p);
+}
+
+/*
+ * A new nexus or LUN starts with a unit attention; take it with TEST UNIT
+ * READY so that the first command measured is answered GOOD.
+ */
+static int clear_ua(struct vsg_vq *vq, unsigned int target, unsigned int lun)
+{
+	struct vsg_scsi_res res;
+	int i, ret;
+
+	for (i = 0; i < 8; i++) {
+		ret = vsg_tur(vq, target, lun, &res);
+		if (ret)
+			return ret;
+		if (res.response == VIRTIO_SCSI_S_OK &&
+		    res.status == SAM_STAT_GOOD)
+			return 0;
+	}
+	return -EIO;
+}
+
+/* MemFree in KiB, from /proc/meminfo. */
+static long mem_free_kb(void)
+{
+	char line[128];
+	long kb = -1;
+	FILE *f = fopen("/proc/meminfo", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "MemFree: %ld kB", &kb) == 1)
+			break;
+	fclose(f);
+	return kb;
+}
+
+static int cmp_long(const void *a, const void *b)
+{
+	long x = *(const long *)a, y = *(const long *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * One sample of host memory per request queue: what free memory lost
+ * from before SET_ENDPOINT to after it (@kb[0]), and to after a burst of
+ * MEM_BURST_DEPTH 1 MiB READs on every queue (@kb[1]).  The guest's own
+ * buffers are touched before the first reading.
+ */
+static int mem_sample(const struct vsg_target *t, long kb[2], char *why,
+		      size_t len)
+{
+	struct vsg_opts o = {
+		.nr_io = MEM_QUEUES,
+		.arena = (size_t)MEM_QUEUES * MEM_BURST_DEPTH * MEM_BURST_BS +
+			 (8UL << 20),
+	};
+	struct point p = {
+		.backend = "rd", .target = t->tpgt, .op = OP_SEQREAD,
+		.bs = MEM_BURST_BS,
+		.queues = MEM_QUEUES, .depth = MEM_BURST_DEPTH, .secs = 0.3,
+	};
+	struct lane l[MAX_LANES];
+	__u8 *bufs[MAX_LANES];
+	struct vsg_dev *d;
+	long before, after_ep, after_burst;
+	unsigned int i;
+	int ret;
+
+	ret = vsg_open(&o, &d);
+	if (ret) {
+		snprintf(why, len, "vsg_open: %s", strerror(-ret));
+		return ret;
+	}
+	for (i = 0; i < MEM_QUEUES; i++) {
+		bufs[i] = vsg_alloc(d, MEM_BURST_DEPTH * MEM_BURST_BS, 4096);
+		if (!bufs[i]) {
+			snprintf(why, len, "arena full");
+			ret = -ENOMEM;
+			goto out_close;
+		}
+		memset(bufs[i], 0, MEM_BURST_DEPTH * MEM_BURST_BS);
+	}
+	usleep(200000);
+	before = mem_free_kb();
+	ret = vsg_set_endpoint(d, t->wwpn);
+	if (ret) {
+		snprintf(why, len, "SET_ENDPOINT: %s", strerror(-ret));
+		goto out_close;
+	}
+	usleep(200000);
+	after_ep = mem_free_kb();
+	for (i = 0; !ret && i < MEM_QUEUES; i++)
+		ret = clear_ua(vsg_io_vq(d, i), t->tpgt, 0);
+	if (ret) {
+		snprintf(why, len, "TEST UNIT READY: %s", strerror(-ret));
+		goto out_close;
+	}
+	ret = lanes_init(l, &p, d, bufs, VSG_LUN_BYTES / VSG_BLOCK, 1, 0) ?
+		-ENOMEM : 0;
+	if (!ret) {
+		lanes_run(l, MEM_QUEUES, why, len);
+		ret = why[0] ? -EIO : 0;
+	}
+	lanes_free(l, MEM_QUEUES);
+	usleep(200000);
+	after_burst = mem_free_kb();
+	kb[0] = (before - after_ep) / MEM_QUEUES;
+	kb[1] = (before - after_burst) / MEM_QUEUES;
+out_close:
+	vsg_close(d);
+	return ret;
+}
+
+/*
+ * Median of three samples, each on a device of its own on a target of
+ * its own; the device of the I/O points stays open meanwhile.
+ */
+static void run_mem(struct bench *b)
+{
+	long ep[3], burst[3], kb[2] = { 0, 0 };
+	struct vsg_target t = { 0 };
+	char why[160] = "";
+	int i, ret;
+
+	if (ksft_get_fail_cnt()) {
+		ksft_test_result_skip("mem: an earlier point failed\n");
+		return;
+	}
+	ret = vsg_target_setup(&t, VSG_BS_RD, 1, VSG_LUN_BYTES);
+	for (i = 0; !ret && i < 3; i++) {
+		ret = mem_sample(&t, kb, why, sizeof(why));
+		ep[i] = kb[0];
+		burst[i] = kb[1];
+	}
+	vsg_target_teardown(&t);
+	if (ret) {
+		ksft_test_result_fail("mem: %s\n", why[0] ? why : strerror(-ret));
+		return;
+	}
+	qsort(ep, 3, sizeof(long), cmp_long);
+	qsort(burst, 3, sizeof(long), cmp_long);
+	printf("# bench: flavour=%s round=%u point=mem queues=%u", b->flavour,
+	       b->round, MEM_QUEUES);
+	printf(" kb_per_queue_endpoint=%ld kb_per_queue_burst_1m=%ld\n", ep[1],
+	       burst[1]);
+	ksft_test_result_pass("mem\n");
+}
+
+/* LUN 0 on rd_mcp, LUN 1 on a null_blk device if there is one. */
+static int bench_setup(struct bench *b)
+{
+	struct vsg_opts o = { .nr_io = BENCH_QUEUES, .arena = BENCH_ARENA };
+	struct vsg_target *t = &b->e.t;
+	unsigned int i;
+	int ret;
+
+	ret = vsg_env_setup(&b->e, VSG_BS_RD, 1, &o);
+	if (ret)
+		return ret;
+	b->lun_blocks[0] = VSG_LUN_BYTES / VSG_BLOCK;
+	b->lun_blocks[NULL_LUN] = (64ULL << 20) / VSG_BLOCK;
+	for (i = 0; i < BENCH_QUEUES; i++) {
+		b->buf[i] = vsg_alloc(b->e.d, BENCH_MAX_DEPTH * (128 << 10),
+				      4096);
+		if (!b->buf[i]) {
+			snprintf(b->e.why, sizeof(b->e.why), "arena full");
+			return 1;
+		}
+	}
+	if (vsg_nullb_available()) {
+		snprintf(b->null_why, sizeof(b->null_why),
+			 "no null_blk configfs or target_core_iblock");
+		return 0;
+	}
+	snprintf(b->nullb, sizeof(b->nullb), VSG_NULLB_CFS "/vsgbench%d",
+		 getpid());
+	ret = vsg_nullb_make(b->nullb, 0, t->file[NULL_LUN],
+			     sizeof(t->file[NULL_LUN]));
+	if (!ret)
+		ret = vsg_bs_create(t, NULL_LUN, VSG_BS_IBLOCK, 0);
+	if (!ret)
+		ret = vsg_lun_link(t, NULL_LUN);
+	if (ret) {
+		snprintf(b->e.why, sizeof(b->e.why), "null_blk LUN: %s",
+			 strerror(-ret));
+		return 1;
+	}
+	b->have_null = true;
+	return 0;
+}
+
+static int bench_clear_ua(struct bench *b)
+{
+	unsigned int q, lun;
+	int ret;
+
+	for (q = 0; q < BENCH_QUEUES; q++)
+		for (lun = 0; lun <= (b->have_null ? NULL_LUN : 0); lun++) {
+			ret = clear_ua(vsg_io_vq(b->e.d, q), b->e.t.tpgt, lun);
+			if (ret) {
+				snprintf(b->e.why, sizeof(b->e.why),
+					 "TEST UNIT READY on LUN %u: %s", lun,
+					 strerror(-ret));
+				return 1;
+			}
+		}
+	return 0;
+}
+
+int main(void)
+{
+	const char *secs = getenv("VSG_BENCH_SECS");
+	const char *round = getenv("VSG_BENCH_ROUND");
+	static struct bench b;
+	int ret;
+
+	b.secs = secs ? atof(secs) : 2;
+	b.round = round ? atoi(round) : 1;
+	b.flavour = vsg_flavour();
+	if (b.secs <= 0 || b.secs > 600)
+		ksft_exit_fail_msg("VSG_BENCH_SECS %s: not in (0, 600]\n", secs);
+	ksft_print_header();
+	ksft_set_plan(2 * 15 + 1);
+	printf("# vhost_scsi_bench: %s module, round %u, %.2f s per point\n",
+	       b.flavour, b.round, b.secs);
+	ret = bench_setup(&b);
+	if (!ret)
+		ret = bench_clear_ua(&b);
+	if (ret) {
+		vsg_env_teardown(&b.e);
+		vsg_nullb_remove(b.nullb);
+		if (ret == KSFT_SKIP)
+			ksft_exit_skip("%s\n", b.e.why);
+		ksft_exit_fail_msg("setup: %s\n", b.e.why);
+	}
+	run_backend(&b, "rd", 0);
+	run_backend(&b, "null", NULL_LUN);
+	run_mem(&b);
+	vsg_env_teardown(&b.e);
+	vsg_nullb_remove(b.nullb);
+	ksft_finished();
+}
