@@ -12,7 +12,8 @@
  *
  * Environment: VSG_BENCH_SECS (seconds per point, default 2; 0.1 for a
  * smoke run), VSG_BENCH_ROUND (a label for the report, default 1),
- * VSG_FLAVOUR (ours or stock, set by run.sh).
+ * VSG_BENCH_ONLY (run only the points whose name contains it, say for a
+ * profile), VSG_FLAVOUR (ours or stock, set by run.sh).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -83,6 +84,7 @@ struct bench {
 	double secs;
 	unsigned int round;
 	const char *flavour;
+	const char *only;	/* VSG_BENCH_ONLY, NULL for all points */
 };
 
 static __u64 now_ns(void)
@@ -410,6 +412,10 @@ static void run_point(struct bench *b, const struct point *p)
 		ksft_test_result_skip("%s: an earlier point failed\n", name);
 		return;
 	}
+	if (b->only && !strstr(name, b->only)) {
+		ksft_test_result_skip("%s: not in VSG_BENCH_ONLY\n", name);
+		return;
+	}
 	if (p->lun == NULL_LUN && !b->have_null) {
 		ksft_test_result_skip("%s: %s\n", name, b->null_why);
 		return;
@@ -585,6 +591,10 @@ static void run_mem(struct bench *b)
 		ksft_test_result_skip("mem: an earlier point failed\n");
 		return;
 	}
+	if (b->only && !strstr("mem", b->only)) {
+		ksft_test_result_skip("mem: not in VSG_BENCH_ONLY\n");
+		return;
+	}
 	ret = vsg_target_setup(&t, VSG_BS_RD, 1, VSG_LUN_BYTES);
 	for (i = 0; !ret && i < 3; i++) {
 		ret = mem_sample(&t, kb, why, sizeof(why));
@@ -676,6 +686,7 @@ int main(void)
 	b.secs = secs ? atof(secs) : 2;
 	b.round = round ? atoi(round) : 1;
 	b.flavour = vsg_flavour();
+	b.only = getenv("VSG_BENCH_ONLY");
 	if (b.secs <= 0 || b.secs > 600)
 		ksft_exit_fail_msg("VSG_BENCH_SECS %s: not in (0, 600]\n", secs);
 	ksft_print_header();
