@@ -9,7 +9,7 @@
 #   make check-debug     only the debug-kernel tier
 #   make mutants         run the mutants of tools/testing/mutants (hours)
 #   make stress          long hot-plug storms, ours against Debian's (2 h)
-#   make bench           benchmarks, ours against Debian's in one boot (15 min)
+#   make bench           benchmarks, ours against Debian's in one boot (20 min)
 #   make demo            boot a VM and show the drivers at work
 #   make install         install into /lib/modules/<kver>/updates + depmod
 
@@ -83,7 +83,7 @@ stress: all
 	@$(CURDIR)/tools/testing/stress/run $(or $(STRESS),full)
 
 # Not part of check (check runs its smoke mode): ours against Debian's
-# vhost_scsi in one boot; BENCH=smoke for a quick try.  Writes
+# vhost_scsi and mdev in one boot; BENCH=smoke for a quick try.  Writes
 # Documentation/admin-guide/hotplug-bench.{rst,json} and the plots.
 bench: all
 	@$(CURDIR)/tools/testing/bench/run $(or $(BENCH),full)

@@ -8,6 +8,8 @@
 # MDEV_FLAVOUR set, then unloads both modules: a failing rmmod fails the
 # run.  Run inside the test VM from the repository root.
 #
+# MDEV_SAMPLE_ARGS: module parameters for the sample (ours and stock).
+#
 # dropin: our core with the sample built against the kernel's own headers
 # (samples/vfio-mdev/stock), as a parent we did not build (kvmgt, a DKMS
 # vGPU driver) would load against our mdev.ko: insmod checks its
@@ -21,14 +23,16 @@ dir=tools/testing/selftests/mdev
 case "$flavour" in
 ours)
 	hp_load drivers/vfio/mdev/mdev.ko
-	hp_load samples/vfio-mdev/mdev_sample.ko
+	# shellcheck disable=SC2086 # MDEV_SAMPLE_ARGS: module parameters
+	hp_load samples/vfio-mdev/mdev_sample.ko ${MDEV_SAMPLE_ARGS:-}
 	sample=mdev_sample
 	;;
 stock)
 	[ -f "${HP_MODDIR:-$HP_ROOT}/samples/vfio-mdev/stock/mdev_sample_stock.ko" ] ||
 		hp_skip "stock sample not built (make -C samples/vfio-mdev stock)"
 	hp_load_stock mdev
-	hp_load samples/vfio-mdev/stock/mdev_sample_stock.ko
+	# shellcheck disable=SC2086
+	hp_load samples/vfio-mdev/stock/mdev_sample_stock.ko ${MDEV_SAMPLE_ARGS:-}
 	sample=mdev_sample_stock
 	;;
 dropin)
