@@ -9,7 +9,7 @@
 #   make check-debug     only the debug-kernel tier
 #   make mutants         run the mutants of tools/testing/mutants (hours)
 #   make stress          long hot-plug storms, ours against Debian's (2 h)
-#   make bench           benchmarks, ours against Debian's in one boot (20 min)
+#   make bench           benchmarks, ours against Debian's in one boot (11 min)
 #   make demo            boot a VM and show the drivers at work
 #   make install         install into /lib/modules/<kver>/updates + depmod
 
