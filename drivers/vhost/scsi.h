@@ -286,7 +286,7 @@ struct vhs_dev {
 	/*
 	 * The owner's memory cgroup: the 6.1 vhost worker is a kthread,
 	 * whose __GFP_ACCOUNT allocations are charged to nobody unless the
-	 * handlers name the cgroup (vhs_charge_owner()).  Taken by
+	 * handlers name the cgroup (vhs_vq_serve()).  Taken by
 	 * SET_ENDPOINT before any vq has a backend, put by CLEAR_ENDPOINT
 	 * after the worker was flushed; written under dev.mutex.
 	 */
@@ -372,7 +372,9 @@ struct vhs_desc {
 };
 
 /* scsi_main.c */
-struct mem_cgroup *vhs_charge_owner(struct vhs_dev *vs);
+void vhs_vq_serve(struct vhost_virtqueue *vq,
+		  bool (*one)(struct vhs_vq *svq, struct vhs_endpoint *ep,
+			      bool *answered));
 int vhs_pop_desc(struct vhs_dev *vs, struct vhost_virtqueue *vq,
 		 struct vhs_desc *d);
 void vhs_reply_desc(struct vhost_virtqueue *vq, struct vhs_desc *d,

@@ -544,34 +544,8 @@ static bool vhs_io_one(struct vhs_vq *svq, struct vhs_endpoint *ep,
 
 void vhs_handle_io_kick(struct vhost_work *work)
 {
-	struct vhost_virtqueue *vq = container_of(work, struct vhost_virtqueue,
-						  poll.work);
-	struct vhs_vq *svq = to_svq(vq);
-	struct vhs_dev *vs = svq->vs;
-	struct mem_cgroup *old_memcg;
-	struct vhs_endpoint *ep;
-	bool answered = false;
-	int idx, n = 0;
-
-	mutex_lock(&vq->mutex);
-	if (!vhost_vq_get_backend(vq))
-		goto out_unlock;
-	idx = srcu_read_lock(&vhs_srcu);
-	ep = srcu_dereference(vs->ep, &vhs_srcu);
-	if (!ep)
-		goto out_srcu_unlock;
-	vhost_disable_notify(&vs->dev, vq);
-	old_memcg = vhs_charge_owner(vs);
-	while (vhs_io_one(svq, ep, &answered))
-		if (vhost_exceeds_weight(vq, ++n, 0))
-			break;
-	set_active_memcg(old_memcg);
-	if (answered)
-		vhost_signal(&vs->dev, vq);
-out_srcu_unlock:
-	srcu_read_unlock(&vhs_srcu, idx);
-out_unlock:
-	mutex_unlock(&vq->mutex);
+	vhs_vq_serve(container_of(work, struct vhost_virtqueue, poll.work),
+		     vhs_io_one);
 }
 
 /* Copy bounced read data to the guest; returns the bytes copied. */

@@ -49,14 +49,47 @@ MODULE_PARM_DESC(max_bounce_kb,
 		 "Bounce memory for misaligned requests per request queue, in KiB; beyond it requests are answered TASK SET FULL (default 8192; one request is always admitted)");
 
 /*
- * From here to set_active_memcg(returned value), what the worker
- * allocates with __GFP_ACCOUNT is charged to the device owner's memory
- * cgroup.  Called by the handlers with a vq mutex held and the vq's
- * backend set, so the endpoint (and vs->memcg) is there.
+ * The kick handler of a request or control queue: take requests with @one
+ * until it says stop or the queue has had its share of the worker, and
+ * signal the guest once for whatever was answered on the spot (answers
+ * that come later are signalled by their own work).
+ *
+ * The vq mutex keeps the backend and the queue's commands; the endpoint
+ * is looked up under vhs_srcu, which @one keeps holding while it finds
+ * TPGs and LUNs.  What the worker allocates with __GFP_ACCOUNT meanwhile
+ * is charged to the device owner's memory cgroup (vs->memcg lives as long
+ * as the endpoint).
  */
-struct mem_cgroup *vhs_charge_owner(struct vhs_dev *vs)
+void vhs_vq_serve(struct vhost_virtqueue *vq,
+		  bool (*one)(struct vhs_vq *svq, struct vhs_endpoint *ep,
+			      bool *answered))
 {
-	return set_active_memcg(vs->memcg);
+	struct vhs_vq *svq = to_svq(vq);
+	struct vhs_dev *vs = svq->vs;
+	struct mem_cgroup *old_memcg;
+	struct vhs_endpoint *ep;
+	bool answered = false;
+	int idx, n = 0;
+
+	mutex_lock(&vq->mutex);
+	if (!vhost_vq_get_backend(vq))
+		goto out_unlock;
+	idx = srcu_read_lock(&vhs_srcu);
+	ep = srcu_dereference(vs->ep, &vhs_srcu);
+	if (!ep)
+		goto out_srcu_unlock;
+	vhost_disable_notify(&vs->dev, vq);
+	old_memcg = set_active_memcg(vs->memcg);
+	while (one(svq, ep, &answered))
+		if (vhost_exceeds_weight(vq, ++n, 0))
+			break;
+	set_active_memcg(old_memcg);
+	if (answered)
+		vhost_signal(&vs->dev, vq);
+out_srcu_unlock:
+	srcu_read_unlock(&vhs_srcu, idx);
+out_unlock:
+	mutex_unlock(&vq->mutex);
 }
 
 /* Callers hold vhs_srcu. */
