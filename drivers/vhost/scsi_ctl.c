@@ -205,9 +205,9 @@ static struct vhs_tmf *vhs_tmf_alloc(struct vhost_virtqueue *vq,
  * SET and I_T NEXUS RESET do not: LIO implements none of them, and every
  * command of ours is with LIO from submission on (queued or with the
  * backend), where LIO's own ABORT TASK would only wait for it too (logging
- * two lines per task).  So
- * they complete once every command in their scope is answered.  Either
- * way the TMF waits for the answers of the commands in its scope.
+ * two lines per task).  So they complete once every command in their scope
+ * is answered.  Either way the TMF waits for the answers of the commands
+ * in its scope.
  */
 static int vhs_tmf_run(struct vhs_dev *vs, struct vhs_endpoint *ep,
 		       struct vhs_tpg *tpg, struct vhs_lun *lun,
