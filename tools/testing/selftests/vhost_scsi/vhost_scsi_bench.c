@@ -462,26 +462,6 @@ static void run_backend(struct bench *b, const char *backend, unsigned int lun)
 	run_point(b, &p);
 }
 
-/*
- * A new nexus or LUN starts with a unit attention; take it with TEST UNIT
- * READY so that the first command measured is answered GOOD.
- */
-static int clear_ua(struct vsg_vq *vq, unsigned int target, unsigned int lun)
-{
-	struct vsg_scsi_res res;
-	int i, ret;
-
-	for (i = 0; i < 8; i++) {
-		ret = vsg_tur(vq, target, lun, &res);
-		if (ret)
-			return ret;
-		if (res.response == VIRTIO_SCSI_S_OK &&
-		    res.status == SAM_STAT_GOOD)
-			return 0;
-	}
-	return -EIO;
-}
-
 /* MemFree in KiB, from /proc/meminfo. */
 static long mem_free_kb(void)
 {
@@ -555,7 +535,7 @@ static int mem_sample(const struct vsg_target *t, long kb[2], char *why,
 	usleep(200000);
 	after_ep = mem_free_kb();
 	for (i = 0; !ret && i < MEM_QUEUES; i++)
-		ret = clear_ua(vsg_io_vq(d, i), t->tpgt, 0);
+		ret = vsg_tur_settle(vsg_io_vq(d, i), t->tpgt, 0, 8);
 	if (ret) {
 		snprintf(why, len, "TEST UNIT READY: %s", strerror(-ret));
 		goto out_close;
@@ -658,6 +638,7 @@ static int bench_setup(struct bench *b)
 	return 0;
 }
 
+/* The first command measured must not take a unit attention. */
 static int bench_clear_ua(struct bench *b)
 {
 	unsigned int q, lun;
@@ -665,7 +646,8 @@ static int bench_clear_ua(struct bench *b)
 
 	for (q = 0; q < BENCH_QUEUES; q++)
 		for (lun = 0; lun <= (b->have_null ? NULL_LUN : 0); lun++) {
-			ret = clear_ua(vsg_io_vq(b->e.d, q), b->e.t.tpgt, lun);
+			ret = vsg_tur_settle(vsg_io_vq(b->e.d, q), b->e.t.tpgt,
+					     lun, 8);
 			if (ret) {
 				snprintf(b->e.why, sizeof(b->e.why),
 					 "TEST UNIT READY on LUN %u: %s", lun,

@@ -41,17 +41,7 @@ FIXTURE_TEARDOWN(ctl)
 /* TUR until the reset's unit attention is consumed; then GOOD. */
 static int tur_settles(struct vsg_vq *q)
 {
-	struct vsg_scsi_res r;
-	int i, ret;
-
-	for (i = 0; i < 4; i++) {
-		ret = vsg_tur(q, 1, 0, &r);
-		if (ret)
-			return ret;
-		if (r.response == VIRTIO_SCSI_S_OK && r.status == 0)
-			return 0;
-	}
-	return -EIO;
+	return vsg_tur_settle(q, 1, 0, 4);
 }
 
 TEST_F(ctl, tmf_lun_reset)

@@ -207,6 +207,8 @@ int vsg_scsi(struct vsg_vq *vq, unsigned int target, unsigned int lun,
 /* SCSI convenience, return <0 errno for transport trouble */
 int vsg_tur(struct vsg_vq *vq, unsigned int t, unsigned int l,
 	    struct vsg_scsi_res *res);
+int vsg_tur_settle(struct vsg_vq *vq, unsigned int t, unsigned int l,
+		   unsigned int tries);
 int vsg_inquiry(struct vsg_vq *vq, unsigned int t, unsigned int l,
 		void *buf, size_t len, struct vsg_scsi_res *res);
 int vsg_read_capacity16(struct vsg_vq *vq, unsigned int t, unsigned int l,

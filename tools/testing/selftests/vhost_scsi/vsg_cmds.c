@@ -49,6 +49,27 @@ int vsg_tur(struct vsg_vq *vq, unsigned int t, unsigned int l,
 	return vsg_data_cmd(vq, t, l, cdb, sizeof(cdb), false, NULL, 0, res);
 }
 
+/*
+ * TEST UNIT READY until it is answered GOOD, at most @tries times: a new
+ * nexus, LUN or a reset leaves a unit attention that the first command
+ * takes.  0, -EIO if it never settled, or vsg_tur()'s error.
+ */
+int vsg_tur_settle(struct vsg_vq *vq, unsigned int t, unsigned int l,
+		   unsigned int tries)
+{
+	struct vsg_scsi_res res;
+	int ret;
+
+	while (tries--) {
+		ret = vsg_tur(vq, t, l, &res);
+		if (ret)
+			return ret;
+		if (res.response == VIRTIO_SCSI_S_OK && res.status == 0)
+			return 0;
+	}
+	return -EIO;
+}
+
 int vsg_inquiry(struct vsg_vq *vq, unsigned int t, unsigned int l,
 		void *buf, size_t len, struct vsg_scsi_res *res)
 {
