@@ -29,7 +29,11 @@
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/vfio.h>
+#ifdef HP_HAVE_LINUX_UNALIGNED_H	/* see compat/Kbuild.compat */
+#include <linux/unaligned.h>
+#else
 #include <asm/unaligned.h>
+#endif
 
 #define DRV_NAME		"mdev_sample"
 #define SAMPLE_VENDOR		0x1b36	/* QEMU's vendor id, test devices */
@@ -283,7 +287,9 @@ static int sample_init_dev(struct vfio_device *vdev)
 static const struct vfio_device_ops sample_dev_ops = {
 	.name = "vfio-mdev-sample",
 	.init = sample_init_dev,
+#ifdef HP_HAVE_VFIO_FREE_DEVICE	/* 6.1 wants it; later kernels free */
 	.release = vfio_free_device,
+#endif
 	.read = sample_read,
 	.write = sample_write,
 	.ioctl = sample_ioctl,
@@ -417,7 +423,7 @@ static int sample_probe(struct platform_device *pdev)
 	return 0;
 }
 
-static int sample_remove(struct platform_device *pdev)
+static void sample_remove(struct platform_device *pdev)
 {
 	struct sample_parent *sp = platform_get_drvdata(pdev);
 
@@ -430,7 +436,6 @@ static int sample_remove(struct platform_device *pdev)
 		mdev_unregister_parent(&sp->parent);
 		mdev_unregister_parent(&never_registered);
 	}
-	return 0;
 }
 
 static struct platform_driver sample_platform_driver = {
@@ -438,7 +443,7 @@ static struct platform_driver sample_platform_driver = {
 		.name = DRV_NAME,
 	},
 	.probe = sample_probe,
-	.remove = sample_remove,
+	.remove_new = sample_remove,
 };
 
 static void sample_pdevs_unregister(void)

@@ -651,18 +651,19 @@ static int __init mdev_init(void)
 }
 
 /*
- * bus_unregister() drops the last reference to the bus's private kobject,
- * and its release, bus_release(), ends by clearing mdev_bus_type.p: a
- * write to this module's memory.  It normally runs before bus_unregister()
- * returns; with CONFIG_DEBUG_KOBJECT_RELEASE it runs seconds later from a
- * workqueue, and wrote to freed module memory once (caught by KASAN).
- * Nothing signals that release but the write itself, so wait for it.
+ * On 6.1 bus_unregister() drops the last reference to the bus's private
+ * kobject, and its release, bus_release(), ends by clearing
+ * mdev_bus_type.p: a write to this module's memory.  It normally runs
+ * before bus_unregister() returns; with CONFIG_DEBUG_KOBJECT_RELEASE it
+ * runs seconds later from a workqueue, and wrote to freed module memory
+ * once (caught by KASAN).  Nothing signals that release but the write
+ * itself, so wait for it (mdev_bus_released()).
  */
 static void mdev_bus_wait_released(void)
 {
 	unsigned int ms = 0;
 
-	while (READ_ONCE(mdev_bus_type.p)) {
+	while (!mdev_bus_released(&mdev_bus_type)) {
 		if (ms == 10000)
 			pr_warn("mdev: waiting for the release of the mdev bus\n");
 		msleep(20);

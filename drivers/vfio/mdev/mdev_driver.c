@@ -37,7 +37,8 @@ static void mdev_bus_remove(struct device *dev)
 }
 
 /* mdevs are bound explicitly by the core with device_driver_attach() */
-static int mdev_bus_match(struct device *dev, struct device_driver *drv)
+static int mdev_bus_match(struct device *dev,
+			  MDEV_MATCH_CONST struct device_driver *drv)
 {
 	return 0;
 }

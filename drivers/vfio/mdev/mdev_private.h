@@ -46,6 +46,8 @@
 #include <linux/spinlock.h>
 #include <linux/workqueue.h>
 
+#include "mdev_compat.h"
+
 struct mdev_type_node;
 
 struct mdev_parent_state {
