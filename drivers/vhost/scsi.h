@@ -32,6 +32,7 @@
 #include <target/target_core_base.h>
 
 #include "vhost.h"
+#include "scsi_compat.h"
 
 #define VHS_MAX_TARGET		256
 #define VHS_MAX_LUN		16384	/* flat space addressing, 14 bits */
@@ -275,6 +276,12 @@ struct vhs_vq {
 	/* Commands LIO released; drained by @done_work in the worker. */
 	struct llist_head done;
 	struct vhost_work done_work;
+	/*
+	 * Drains @done without answering when the vq has no worker (its
+	 * owner was killed, see vhs_work_queue()).  Queued from an RCU read
+	 * section; CLEAR_ENDPOINT flushes it after its synchronize_rcu().
+	 */
+	struct work_struct drop_work;
 };
 
 struct vhs_dev {
@@ -392,6 +399,7 @@ bool vhs_write_iov(struct iovec *iov, unsigned int nr, const void *buf,
 /* scsi_io.c */
 void vhs_handle_io_kick(struct vhost_work *work);
 void vhs_done_work(struct vhost_work *work);
+void vhs_drop_work(struct work_struct *work);
 void vhs_release_cmd(struct vhs_cmd *cmd);
 int vhs_vq_alloc_cmds(struct vhs_vq *svq);
 void vhs_vq_free_cmds(struct vhs_vq *svq);

@@ -111,6 +111,15 @@ static void vhs_tmf_free(struct vhs_tmf *tmf)
 	kfree(tmf);
 }
 
+/* Answered, or nobody is left to answer: let go of LUN and endpoint. */
+static void vhs_tmf_release(struct vhs_tmf *tmf)
+{
+	if (tmf->lun)
+		percpu_ref_put(&tmf->lun->ref);
+	percpu_ref_put(&tmf->ep->ref);
+	vhs_tmf_free(tmf);
+}
+
 /*
  * Runs in the worker once the TMF's LIO TMR finished and every command it
  * covers is answered; then the control queue takes the next request.
@@ -133,23 +142,23 @@ static void vhs_tmf_work(struct vhost_work *work)
 	vs->tmf_busy = false;
 	vhost_poll_queue(&vq->poll);
 	mutex_unlock(&vq->mutex);
-
-	if (tmf->lun)
-		percpu_ref_put(&tmf->lun->ref);
-	percpu_ref_put(&tmf->ep->ref);
-	vhs_tmf_free(tmf);
+	vhs_tmf_release(tmf);
 }
 
 /*
  * Drop one thing the TMF waits for: its LIO TMR (LIO's release_cmd, any
  * context), a command's answer (the done work), or the submitter's own
- * count.  The RCU read section: see vhs_release_cmd().
+ * count.  The RCU read section: see vhs_release_cmd().  Without a worker
+ * (its owner was killed) nobody reads the answer: release it unanswered.
  */
 void vhs_tmf_put(struct vhs_tmf *tmf)
 {
+	struct vhost_virtqueue *vq = &tmf->vs->vqs[VHS_VQ_CTL].vq;
+
 	rcu_read_lock();
-	if (atomic_dec_and_test(&tmf->pending))
-		vhost_work_queue(&tmf->vs->dev, &tmf->work);
+	if (atomic_dec_and_test(&tmf->pending) &&
+	    !vhs_work_queue(vq, &tmf->work))
+		vhs_tmf_release(tmf);
 	rcu_read_unlock();
 }
 

@@ -134,7 +134,8 @@ void vhs_evt_post(struct vhs_tpg *tpg, u64 lun, u32 reason)
 	evt->ev.lun[3] = lun & 0xff;
 	list_add_tail(&evt->node, &vs->evt_list);
 	vs->evt_nr++;
-	vhost_work_queue(&vs->dev, &vs->evt_work);
+	/* No worker: the owner was killed; CLEAR_ENDPOINT discards it. */
+	vhs_work_queue(vq, &vs->evt_work);
 	goto out_unlock;
 
 out_missed:

@@ -589,6 +589,7 @@ static const struct target_core_fabric_ops vhs_ops = {
 	.tfc_wwn_attrs			= vhs_wwn_attrs,
 	.tfc_tpg_base_attrs		= vhs_tpg_attrs,
 	.tfc_tpg_attrib_attrs		= vhs_tpg_attrib_attrs,
+	VHS_FABRIC_SUBMIT_OPS
 };
 
 int vhs_fabric_init(void)

@@ -430,7 +430,7 @@ static void vhs_io_submit(struct vhs_cmd *cmd, struct se_session *sess,
 	if (target_submit_prep(se_cmd, cmd->cdb, cmd->sgl, cmd->sg_nr, NULL, 0,
 			       cmd->prot_sgl, cmd->prot_nr, GFP_KERNEL))
 		return;
-	target_queue_submission(se_cmd);
+	vhs_target_submit(se_cmd);
 }
 
 /*
@@ -614,12 +614,27 @@ static u32 vhs_cmd_respond(struct vhost_virtqueue *vq, struct vhs_cmd *cmd)
 	return len + xfer;
 }
 
+/*
+ * Commands off @svq->done, answered or never to be: now a TMF waiting for
+ * them may be answered, and they may stop holding LUN and endpoint.
+ */
+static void vhs_put_done(struct vhs_vq *svq, struct llist_node *list)
+{
+	struct vhs_cmd *cmd, *next;
+
+	llist_for_each_entry_safe(cmd, next, list, done_node) {
+		if (cmd->tmf)
+			vhs_tmf_put(cmd->tmf);
+		vhs_cmd_put(svq, cmd);
+	}
+}
+
 void vhs_done_work(struct vhost_work *work)
 {
 	struct vhs_vq *svq = container_of(work, struct vhs_vq, done_work);
 	struct vhost_virtqueue *vq = &svq->vq;
-	struct vhs_cmd *cmd, *next;
 	struct llist_node *list;
+	struct vhs_cmd *cmd;
 	unsigned int n = 0;
 
 	list = llist_reverse_order(llist_del_all(&svq->done));
@@ -639,20 +654,26 @@ void vhs_done_work(struct vhost_work *work)
 		vhost_add_used_n(vq, vq->heads, n);
 	vhost_signal(vq->dev, vq);
 
-	/*
-	 * Answered: now a TMF waiting for them may be answered, and the
-	 * commands may stop holding LUN and endpoint.
-	 */
-	llist_for_each_entry_safe(cmd, next, list, done_node) {
-		if (cmd->tmf)
-			vhs_tmf_put(cmd->tmf);
-		vhs_cmd_put(svq, cmd);
-	}
+	vhs_put_done(svq, list);
 	if (svq->starved) {
 		svq->starved = false;
 		vhost_poll_queue(&vq->poll);
 	}
 	mutex_unlock(&vq->mutex);
+}
+
+/*
+ * The vq lost its worker with its owner: nobody reads the ring any more.
+ * Release the finished commands unanswered, as their answers would have,
+ * so that the drain of the release path ends.
+ */
+void vhs_drop_work(struct work_struct *work)
+{
+	struct vhs_vq *svq = container_of(work, struct vhs_vq, drop_work);
+
+	mutex_lock(&svq->vq.mutex);
+	vhs_put_done(svq, llist_del_all(&svq->done));
+	mutex_unlock(&svq->vq.mutex);
 }
 
 /*
@@ -668,7 +689,8 @@ void vhs_release_cmd(struct vhs_cmd *cmd)
 
 	rcu_read_lock();
 	llist_add(&cmd->done_node, &svq->done);
-	vhost_work_queue(&svq->vs->dev, &svq->done_work);
+	if (!vhs_work_queue(&svq->vq, &svq->done_work))
+		schedule_work(&svq->drop_work);
 	rcu_read_unlock();
 }
 

@@ -276,6 +276,18 @@ static void vhs_free_all_cmds(struct vhs_dev *vs)
 		vhs_vq_free_cmds(&vs->vqs[i]);
 }
 
+/*
+ * After the drain: no vhs_drop_work() still runs.  It runs only for a vq
+ * that lost its worker, and takes nothing but that vq's mutex.
+ */
+static void vhs_flush_drop_works(struct vhs_dev *vs)
+{
+	int i;
+
+	for (i = VHS_VQ_IO; i < vs->nvqs; i++)
+		flush_work(&vs->vqs[i].drop_work);
+}
+
 static int vhs_alloc_all_cmds(struct vhs_dev *vs)
 {
 	int i, ret;
@@ -494,6 +506,7 @@ static int vhs_clear_endpoint(struct vhs_dev *vs, const char *wwpn)
 	/* ... and whoever queued their answers has left vhs_release_cmd(). */
 	synchronize_rcu();
 	vhost_dev_flush(&vs->dev);
+	vhs_flush_drop_works(vs);
 	vhs_evt_discard(vs);
 	vhs_free_all_cmds(vs);
 	mem_cgroup_put(vs->memcg);
@@ -557,6 +570,7 @@ static int vhs_open(struct inode *inode, struct file *f)
 		INIT_LIST_HEAD(&svq->inflight);
 		init_llist_head(&svq->done);
 		vhost_work_init(&svq->done_work, vhs_done_work);
+		INIT_WORK(&svq->drop_work, vhs_drop_work);
 		vqs[i] = &svq->vq;
 		svq->vq.handle_kick = vhs_handle_io_kick;
 	}
@@ -649,11 +663,14 @@ static long vhs_ioctl(struct file *f, unsigned int ioctl, unsigned long arg)
 		return vhs_set_features(vs, features);
 	default:
 		mutex_lock(&vs->dev.mutex);
-		r = vhost_dev_ioctl(&vs->dev, ioctl, argp);
-		if (r == -ENOIOCTLCMD)
-			r = vhost_vring_ioctl(&vs->dev, ioctl, argp);
-		else
-			vhost_dev_flush(&vs->dev);
+		r = vhs_worker_ioctl(&vs->dev, ioctl, argp);
+		if (r == -ENOIOCTLCMD) {
+			r = vhost_dev_ioctl(&vs->dev, ioctl, argp);
+			if (r == -ENOIOCTLCMD)
+				r = vhost_vring_ioctl(&vs->dev, ioctl, argp);
+			else
+				vhost_dev_flush(&vs->dev);
+		}
 		mutex_unlock(&vs->dev.mutex);
 		return r;
 	}
