@@ -63,16 +63,37 @@ kbuild() {	# KDIR M extra-args...
 	make -C "$kdir" M="$m" HP_KSRC="$KSRC" "$@"
 }
 
+# Not one warning about a file of TREE in a build's LOG (W=1, sparse,
+# modpost).
+build_clean() {	# TREE LOG
+	if grep -E "^$1/.*(warning|error):|WARNING: modpost" "$2"; then
+		echo "build: the warnings above must be fixed"
+		return 1
+	fi
+}
+
 # A W=1 build with sparse on every file of ours; any warning fails.
 build_lint() {
 	kbuild "$KDIR" "$root" clean > /dev/null
 	kbuild "$KDIR" "$root" W=1 C=2 -j2 modules 2>&1 | tee "$res/build-raw.log"
 	[ "${PIPESTATUS[0]}" = 0 ] || return 1
-	if grep -E "^$root/.*(warning|error):|WARNING: modpost" "$res/build-raw.log"; then
-		echo "build: the warnings above must be fixed"
-		return 1
-	fi
+	build_clean "$root" "$res/build-raw.log" || return 1
 	echo "build: no warnings from W=1 and sparse"
+}
+
+# The lint build against another kernel a Debian 12 host runs, named by
+# its headers' meta package, in a copy of the tree (the Debian tier uses
+# $root's build); then our mdev's CRCs against that kernel's.
+lint_kernel() {	# LABEL META
+	local kver tree=$OUT/tree-$1
+
+	kver=$(scripts/kver.sh "$2") || return 1
+	scripts/tree-modules.sh "$tree" "/usr/src/linux-headers-$kver" \
+		W=1 C=2 2>&1 | tee "$res/build-raw-$1.log"
+	[ "${PIPESTATUS[0]}" = 0 ] || return 1
+	build_clean "$tree" "$res/build-raw-$1.log" || return 1
+	echo "build: no warnings from W=1 and sparse against $kver"
+	mdev_crcs "/usr/src/linux-headers-$kver" "$tree"
 }
 
 # Our mdev.ko must export Debian's symbols with Debian's modversions CRCs
@@ -186,7 +207,10 @@ debug_kernel() {
 }
 
 debug_modules() {
-	scripts/debug-modules.sh "$OUT/debug-tree"
+	local vars
+	vars=$(scripts/debug-kernel.sh --print-vars) || return 1
+	eval "$vars"
+	scripts/tree-modules.sh "$OUT/debug-tree" "$DEBUG_KDIR"
 }
 
 debug_mdev_crcs() {
@@ -221,6 +245,8 @@ case $mode in
 all|lint)
 	step build-w1-sparse build_lint
 	step mdev-crcs mdev_crcs "$KDIR"
+	step lint-6.12 lint_kernel 6.12 linux-headers-6.12-amd64
+	step lint-rt lint_kernel rt linux-headers-rt-amd64
 	step checkpatch checkpatch
 	step mutants-list mutants_list
 	;;

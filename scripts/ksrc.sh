@@ -1,31 +1,42 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Extract Debian's linux-source-6.1 into the cache and print its path.
-# The source must be exactly the version of the headers we build against:
-# private headers (drivers/vhost/vhost.h) describe structures that the
-# running vhost.ko must agree with.
+# Extract Debian's linux-source-X.Y for the headers in KDIR into the cache
+# and print its path.  X.Y is the headers' kernel series (6.1 for 6.1.0-57
+# and its rt and cloud flavours, 6.12 for 6.12.118+deb12).  The source must
+# be exactly the version of the headers we build against: private headers
+# (drivers/vhost/vhost.h) describe structures that the running vhost.ko
+# must agree with.
 #
 # Usage: scripts/ksrc.sh CACHE KDIR
 set -euo pipefail
 cache=$1
 kdir=$2
 
-tarball=/usr/src/linux-source-6.1.tar.xz
-if [ ! -f "$tarball" ]; then
-	echo "ksrc: $tarball missing (run scripts/setup.sh)" >&2
+# KDIR may be a symlink (/lib/modules/*/build).
+real=$(realpath "$kdir")
+release=$(sed -n 's/.*UTS_RELEASE "\(.*\)"/\1/p' \
+	"$real/include/generated/utsrelease.h" 2>/dev/null || true)
+series=$(echo "$release" | sed -n 's/^\([0-9]*\.[0-9]*\)[.-].*/\1/p')
+if [ -z "$series" ]; then
+	echo "ksrc: $kdir has no kernel release (include/generated/utsrelease.h); not a kernel build directory" >&2
 	exit 1
 fi
-srcver=$(dpkg-query -W -f='${Version}' linux-source-6.1)
+srcpkg=linux-source-$series
+tarball=/usr/src/$srcpkg.tar.xz
+if [ ! -f "$tarball" ]; then
+	echo "ksrc: $tarball missing: kernel $release is built with the private headers of $srcpkg (apt-get install $srcpkg; scripts/setup.sh installs those of 6.1 and 6.12)" >&2
+	exit 1
+fi
+srcver=$(dpkg-query -W -f='${Version}' "$srcpkg")
 
-# Which package owns the headers?  KDIR may be a symlink (/lib/modules/*/build).
-real=$(realpath "$kdir")
+# Which package owns the headers?
 hdrpkg=$(dpkg-query -S "$real" 2>/dev/null | sed -n '1s/:.*//p' || true)
 if [ -n "$hdrpkg" ]; then
 	hdrver=$(dpkg-query -W -f='${Version}' "$hdrpkg")
 	if [ "$hdrver" != "$srcver" ]; then
-		echo "ksrc: linux-source-6.1 is $srcver but $hdrpkg is $hdrver." >&2
-		echo "ksrc: install matching versions: apt-get install linux-source-6.1=$hdrver" >&2
+		echo "ksrc: $srcpkg is $srcver but $hdrpkg is $hdrver." >&2
+		echo "ksrc: install matching versions: apt-get install $srcpkg=$hdrver" >&2
 		exit 1
 	fi
 elif [ -f "$real/.hp-debug-kernel" ]; then
@@ -35,9 +46,9 @@ else
 	exit 1
 fi
 
-dst=$cache/linux-source-6.1
+dst=$cache/$srcpkg
 if [ "$(cat "$dst/.hp-version" 2>/dev/null || true)" != "$srcver" ]; then
-	echo "ksrc: extracting linux-source $srcver into $cache" >&2
+	echo "ksrc: extracting $srcpkg $srcver into $cache" >&2
 	mkdir -p "$cache"
 	rm -rf "$dst"
 	tar -C "$cache" -xJf "$tarball"

@@ -11,6 +11,8 @@ PKGS=(
 	# build
 	make gcc bc bison flex libelf-dev libssl-dev xz-utils perl python3 kmod
 	linux-headers-amd64 linux-source-6.1 sparse
+	# the other kernels a Debian 12 host runs (lint builds)
+	linux-headers-6.12-amd64 linux-source-6.12 linux-headers-rt-amd64
 	# the kernel the tests boot, and the VM
 	linux-image-amd64 qemu-system-x86 busybox-static cpio
 	# real clients used by the tests and the demo

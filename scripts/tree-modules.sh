@@ -1,20 +1,25 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# debug-modules.sh DEST: a copy of the tree (as committed plus local
-# changes, without out/) in DEST, built against the debug kernel of
-# scripts/debug-kernel.sh, with the mdev sample also built against the
-# debug kernel's own <linux/mdev.h> (the drop-in tests, run.sh dropin).
-# Environment: KSRC (the kernel source the build takes private headers
-# from).
+# tree-modules.sh DEST KDIR [MAKE-ARGS...]: a copy of the tree (as
+# committed plus local changes, without out/) in DEST, built against the
+# kernel headers or build directory KDIR, with the private headers of that
+# kernel's own source (scripts/ksrc.sh); the mdev sample is also built
+# against that kernel's own <linux/mdev.h> (the drop-in tests, run.sh
+# dropin).  The tree's own build, against the kernel the tests boot, stays
+# as it is.  MAKE-ARGS go to the modules build (W=1 C=2 for lint).
+# Environment: CACHE (default /var/cache/hotplug-kmod).
 set -euo pipefail
-dst=${1:?usage: debug-modules.sh DEST}
+usage="usage: tree-modules.sh DEST KDIR [MAKE-ARGS...]"
+dst=${1:?$usage}
+kdir=${2:?$usage}
+shift 2
 root=$(realpath "$(dirname "$0")/..")
 cd "$root"
-: "${KSRC:?}"
-eval "$(scripts/debug-kernel.sh --print-vars)"
+ksrc=$(scripts/ksrc.sh "${CACHE:-/var/cache/hotplug-kmod}" "$kdir")
 rm -rf "$dst"
 mkdir -p "$dst"
+dst=$(realpath "$dst")	# kbuild wants M absolute
 git ls-files -co --exclude-standard | grep -v '^out/' | cpio -pdm --quiet "$dst"
-make -C "$DEBUG_KDIR" M="$dst" HP_KSRC="$KSRC" -j2 modules
-make -C "$dst/samples/vfio-mdev" stock KDIR="$DEBUG_KDIR" KSRC="$KSRC"
+make -C "$kdir" M="$dst" HP_KSRC="$ksrc" -j2 "$@" modules
+make -C "$dst/samples/vfio-mdev" stock KDIR="$kdir" KSRC="$ksrc"
