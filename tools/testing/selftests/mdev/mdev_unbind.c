@@ -59,7 +59,11 @@ static void *remove_thread(void *arg)
 	return NULL;
 }
 
-/* Kernel uevent listener: the time a "remove@...<uuid>" was seen. */
+/*
+ * Kernel uevent listener: the time a "remove@.../<uuid>" was seen, for the
+ * mdev itself (6.12's vfio-dev/vfioN below it goes first, when VFIO
+ * unregisters the device).
+ */
 struct uevent_watch {
 	pthread_t thread;
 	int sock;
@@ -74,6 +78,7 @@ static void *uevent_thread(void *arg)
 	struct uevent_watch *w = arg;
 	struct pollfd pfd = { .fd = w->sock, .events = POLLIN };
 	char buf[8192];
+	size_t len = strlen(w->needle);
 	ssize_t n;
 	char *s;
 
@@ -84,8 +89,8 @@ static void *uevent_thread(void *arg)
 		if (n <= 0)
 			continue;
 		buf[n] = '\0';
-		if (!strncmp(buf, "remove@", 7) && strstr(buf, w->needle) &&
-		    !w->removed)
+		if (!strncmp(buf, "remove@", 7) && strlen(buf) >= 7 + len &&
+		    !strcmp(buf + strlen(buf) - len, w->needle) && !w->removed)
 			w->removed = now_s();
 		for (s = buf; s < buf + n; s += strlen(s) + 1)
 			if (!strcmp(s, "MDEV_STATE=unregistered"))
