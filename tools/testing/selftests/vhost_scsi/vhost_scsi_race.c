@@ -1006,6 +1006,20 @@ static bool sb_in_d_state(pid_t tid)
 }
 
 /*
+ * The first frame of @stack outside the sleeping-lock code: a mutex's
+ * frames are not shown, but PREEMPT_RT's rt_mutex slow path is.
+ */
+static char *sb_first_frame(char *stack)
+{
+	char *nl;
+
+	while ((nl = strchr(stack, '\n')) &&
+	       memmem(stack, nl - stack, "rt_mutex", 8))
+		stack = nl + 1;
+	return stack;
+}
+
+/*
  * Waits until @t sleeps in vhost_scsi: with @fn on its stack, or (@fn
  * NULL) in uninterruptible sleep right in a function of the module, as on
  * a mutex (the scheduler's and the mutex's frames are not shown).
@@ -1013,7 +1027,7 @@ static bool sb_in_d_state(pid_t tid)
 static bool sb_sleeps_in(struct sb_thread *t, const char *fn)
 {
 	__u64 end = vsg_now_ms() + SB_WAIT_MS;
-	char path[64], *nl;
+	char path[64], *top, *nl;
 	bool found;
 	pid_t tid;
 
@@ -1021,12 +1035,13 @@ static bool sb_sleeps_in(struct sb_thread *t, const char *fn)
 		tid = __atomic_load_n(&t->tid, __ATOMIC_SEQ_CST);
 		snprintf(path, sizeof(path), "/proc/self/task/%d/stack", tid);
 		if (tid && !vsg_cfs_read(path, sb_stack, sizeof(sb_stack))) {
-			nl = strchr(sb_stack, '\n');
+			top = sb_first_frame(sb_stack);
+			nl = strchr(top, '\n');
 			if (fn)
 				found = strstr(sb_stack, fn) &&
 					strstr(sb_stack, "[vhost_scsi]");
 			else
-				found = nl && memmem(sb_stack, nl - sb_stack,
+				found = nl && memmem(top, nl - top,
 						     "[vhost_scsi]", 12) &&
 					sb_in_d_state(tid);
 			if (found)
