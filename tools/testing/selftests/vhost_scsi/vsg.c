@@ -17,6 +17,24 @@
 
 #include "vsg.h"
 
+/* 6.5+ uapi (Debian 12's linux-libc-dev is 6.1's): a worker per vq. */
+#ifndef VHOST_NEW_WORKER
+struct vhost_worker_state {
+	unsigned int worker_id;
+};
+
+struct vhost_vring_worker {
+	unsigned int index;
+	unsigned int worker_id;
+};
+
+#define VHOST_NEW_WORKER _IOR(VHOST_VIRTIO, 0x8, struct vhost_worker_state)
+#define VHOST_ATTACH_VRING_WORKER \
+	_IOW(VHOST_VIRTIO, 0x15, struct vhost_vring_worker)
+#define VHOST_GET_VRING_WORKER \
+	_IOWR(VHOST_VIRTIO, 0x16, struct vhost_vring_worker)
+#endif
+
 __u64 vsg_now_ms(void)
 {
 	struct timespec ts;
@@ -219,6 +237,44 @@ static int vsg_negotiate(struct vsg_dev *d, const struct vsg_opts *o)
 	return 0;
 }
 
+/*
+ * VSG_WORKERS=vq: a vhost worker of its own for every vq, attached before
+ * the rings are set up, as QEMU does with worker_per_virtqueue (6.5+
+ * vhost cores).  Unset or "dev": the device's one worker.  Each vq must
+ * then report the worker it was given.
+ */
+static int vsg_workers(struct vsg_dev *d)
+{
+	const char *mode = getenv("VSG_WORKERS");
+	struct vhost_worker_state ws;
+	struct vhost_vring_worker vw;
+	unsigned int i;
+	int ret;
+
+	if (!mode || !*mode || !strcmp(mode, "dev"))
+		return 0;
+	if (strcmp(mode, "vq"))
+		return -EINVAL;
+	for (i = 0; i < d->nr_vqs; i++) {
+		memset(&ws, 0, sizeof(ws));
+		ret = vsg_ioctl(d, VHOST_NEW_WORKER, &ws);
+		if (ret)
+			return ret;
+		vw.index = i;
+		vw.worker_id = ws.worker_id;
+		ret = vsg_ioctl(d, VHOST_ATTACH_VRING_WORKER, &vw);
+		if (ret)
+			return ret;
+		vw.worker_id = ~0U;
+		ret = vsg_ioctl(d, VHOST_GET_VRING_WORKER, &vw);
+		if (ret)
+			return ret;
+		if (vw.worker_id != ws.worker_id)
+			return -EPROTO;
+	}
+	return 0;
+}
+
 static int vsg_open_dev(struct vsg_dev *d, const struct vsg_opts *o)
 {
 	unsigned int i, qsize = o->qsize ? o->qsize : 128;
@@ -228,6 +284,9 @@ static int vsg_open_dev(struct vsg_dev *d, const struct vsg_opts *o)
 	if (d->fd < 0)
 		return -errno;
 	ret = vsg_negotiate(d, o);
+	if (ret)
+		return ret;
+	ret = vsg_workers(d);
 	if (ret)
 		return ret;
 	d->size = o->arena ? (o->arena + 4095) & ~4095UL : 16UL << 20;
