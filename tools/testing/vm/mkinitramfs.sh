@@ -25,7 +25,10 @@ want="virtio_pci 9pnet_virtio 9p overlay"
 declare -A seen
 add_module() {
 	local name=$1 path deps d
-	path=$(awk -v m="/$name.ko" -F: 'index($1, m) && substr($1, length($1) - length(m) + 1) == m { print $1; exit }' "$moddir/modules.dep")
+	# 6.1's modules are plain .ko, 6.12's .ko.xz.
+	path=$(awk -v m="/$name.ko" -F: '{ p = $1; sub(/\.(xz|zst)$/, "", p) }
+		index(p, m) && substr(p, length(p) - length(m) + 1) == m { print $1; exit }' \
+		"$moddir/modules.dep")
 	if [ -z "$path" ]; then
 		grep -q "/$name.ko" "$moddir/modules.builtin" 2>/dev/null && return 0
 		echo "mkinitramfs: module $name not found in $moddir" >&2
@@ -35,7 +38,10 @@ add_module() {
 	seen[$path]=1
 	deps=$(awk -v p="$path" -F': *' '$1 == p { print $2; exit }' "$moddir/modules.dep")
 	for d in $deps; do
-		add_module "$(basename "$d" .ko)"
+		d=$(basename "$d")
+		d=${d%.xz}
+		d=${d%.zst}
+		add_module "${d%.ko}"
 	done
 	local base
 	base=$(basename "$path")
