@@ -151,6 +151,20 @@ bench_smoke() {
 	tools/testing/bench/report --smoke "$OUT/vm-debian/logs"
 }
 
+# The VM tier of another kernel a Debian 12 host runs (6.12, rt), with our
+# modules from the tree its lint step built against its headers (built
+# here when lint did not run) and the tests of tools/testing/vm/vmtests-LABEL.
+vm_kernel() {	# LABEL META
+	local tree=$OUT/tree-$1 kver
+
+	if [ ! -f "$tree/drivers/vhost/vhost_scsi.ko" ]; then
+		kver=$(scripts/kver.sh "$2") || return 1
+		scripts/tree-modules.sh "$tree" "/usr/src/linux-headers-$kver" || return 1
+	fi
+	HP_MODDIR=$tree tools/testing/vm/run-tests --kernel "$1" \
+		--out "$OUT/vm-$1" "tools/testing/vm/vmtests-$1"
+}
+
 runner_selftest() {
 	OUT=$OUT tools/testing/vm/selftest-runner.sh --kernel "$1"
 }
@@ -240,6 +254,9 @@ runner_selftest_debug() {
 	HP_MODDIR=$OUT/debug-tree HP_VM_MEM=4G runner_selftest debug
 }
 
+# The other kernels' headers and sources (lint-6.12, lint-rt, vm-6.12,
+# vm-rt): only make check needs them.
+scripts/setup.sh --quiet --tests || exit 2
 [ "$mode" = all ] && debug_kernel_start
 case $mode in
 all|lint)
@@ -261,6 +278,8 @@ all|debian)
 	step vm-debian vm_debian
 	step bench-smoke bench_smoke
 	step vm-inner vm_inner
+	step vm-6.12 vm_kernel 6.12 linux-headers-6.12-amd64
+	step vm-rt vm_kernel rt linux-headers-rt-amd64
 	step runner-selftest-debian runner_selftest debian
 	step stock-defects stock_defects
 	;;
@@ -298,10 +317,11 @@ count() {	# file
 }
 # The lint and build steps count as tests of their own; the VM steps count
 # through the tests they ran.
-grep -v -E ' (vm-[a-z]+|runner-selftest-[a-z]+|stock-defects)( |$)' "$res/steps.tap" > "$res/own.tap"
+grep -v -E ' (vm-[a-z0-9.]+|runner-selftest-[a-z]+|stock-defects)( |$)' "$res/steps.tap" > "$res/own.tap"
 sed 's/^/  /' "$res/own.tap"
 count "$res/own.tap"
 for tap in "$OUT"/vm-debian/results.tap "$OUT"/vm-inner/results.tap \
+	   "$OUT"/vm-6.12/results.tap "$OUT"/vm-rt/results.tap \
 	   "$OUT"/vm-debug/results.tap; do
 	[ -f "$tap" ] || continue
 	echo "  # $(basename "$(dirname "$tap")")"
