@@ -7,8 +7,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <signal.h>
 #include <unistd.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 
 #include "kselftest_harness.h"
 #include "vsg_test.h"
@@ -525,9 +529,12 @@ FIXTURE_TEARDOWN(slow)
 	vsg_nullb_remove(self->s.nullb);
 }
 
-/* SLOW_CMDS 4 KiB READs on each request queue, each with its own tag. */
-static void slow_submit(struct __test_metadata *_metadata,
-			struct slow *self)
+/*
+ * SLOW_CMDS 4 KiB READs on each request queue of @self->e.d, each with its
+ * own tag.  NULL, or what went wrong (no harness here: a child of the test
+ * calls it too).
+ */
+static const char *slow_queue_reads(struct slow *self)
 {
 	__u8 cdb[10] = { 0x28 };
 	unsigned int q, i, n;
@@ -539,7 +546,8 @@ static void slow_submit(struct __test_metadata *_metadata,
 			struct vsg_cmd *c = vsg_cmd_get(vq);
 			struct iovec iov;
 
-			ASSERT_NE(NULL, c);
+			if (!c)
+				return "no free command";
 			n = q * SLOW_CMDS + i;
 			self->c[q][i] = c;
 			c->tag = SLOW_TAG + n;
@@ -549,16 +557,26 @@ static void slow_submit(struct __test_metadata *_metadata,
 			cdb[5] = n << 3;
 			cdb[8] = 8;
 			vsg_scsi_prep(c, 1, 0, cdb, sizeof(cdb));
-			ASSERT_EQ(0, vsg_scsi_submit(c, false, &iov, 1,
-						     VSG_F_NO_KICK));
+			if (vsg_scsi_submit(c, false, &iov, 1, VSG_F_NO_KICK))
+				return "submit failed";
 		}
-		ASSERT_EQ(0, vsg_vq_kick(vq));
+		if (vsg_vq_kick(vq))
+			return "kick failed";
 	}
 	/* the device takes them all; null_blk completes none yet */
 	usleep(200000);
 	for (q = 0; q < SLOW_QUEUES; q++)
-		ASSERT_EQ(SLOW_CMDS, vsg_vq_unanswered(vsg_io_vq(self->e.d, q)))
-			TH_LOG("queue %u: commands answered too early", q);
+		if (vsg_vq_unanswered(vsg_io_vq(self->e.d, q)) != SLOW_CMDS)
+			return "commands answered too early";
+	return NULL;
+}
+
+static void slow_submit(struct __test_metadata *_metadata,
+			struct slow *self)
+{
+	const char *why = slow_queue_reads(self);
+
+	ASSERT_EQ(NULL, why) TH_LOG("%s", why);
 }
 
 static void slow_classify(struct slow_count *n, struct vsg_cmd *c)
@@ -914,6 +932,83 @@ TEST_F_TIMEOUT(slow, close_in_flight, 60)
 	EXPECT_EQ(0, tur_settles(vsg_io_vq(d, 0)));
 	EXPECT_EQ(0, vsg_clear_endpoint(d, self->s.e.t.wwpn));
 	vsg_close(d);
+}
+
+/*
+ * The owner of a device is killed while its commands are in flight.  On
+ * 6.12 its vhost worker dies with it and LIO finishes the commands after
+ * that, when their answers can no longer be queued to a worker; the
+ * release of the file must still wait for them, and end.  The owner is a
+ * child with a device of its own on the same target; it must be gone
+ * within the backend's delay plus 10 s, and the target must serve the
+ * test's device again afterwards.
+ */
+#define KILL_REAP_MS	(SLOW_MS + 10000)
+
+static void slow_owner(struct slow *self, int fd)
+{
+	struct vsg_opts o = { .nr_io = SLOW_QUEUES };
+	const char *why = "vsg_open failed";
+	char ok = 'k';
+
+	if (!vsg_open(&o, &self->e.d)) {
+		why = "SET_ENDPOINT failed";
+		if (!vsg_set_endpoint(self->e.d, self->e.t.wwpn)) {
+			self->buf = vsg_alloc(self->e.d,
+					      SLOW_TOTAL * 4096, 4096);
+			why = self->buf ? slow_queue_reads(self) : "arena full";
+		}
+	}
+	if (why) {
+		if (write(fd, why, strlen(why)) < 0)
+			_exit(2);
+		_exit(1);
+	}
+	if (write(fd, &ok, 1) != 1)
+		_exit(2);
+	pause();
+	_exit(0);
+}
+
+TEST_F_TIMEOUT(slow, owner_killed_in_flight, 60)
+{
+	char msg[64] = "";
+	struct pollfd p;
+	int fds[2], pidfd;
+	pid_t pid;
+	__u64 t0;
+
+	if (!slow_ready(_metadata, &self->s))
+		return;
+	ASSERT_EQ(0, vsg_clear_endpoint(self->s.e.d, self->s.e.t.wwpn));
+	ASSERT_EQ(0, pipe(fds));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		close(fds[0]);
+		slow_owner(&self->s, fds[1]);
+	}
+	close(fds[1]);
+	ASSERT_LT(0, read(fds[0], msg, sizeof(msg) - 1));
+	close(fds[0]);
+	pidfd = syscall(SYS_pidfd_open, pid, 0);
+	ASSERT_LE(0, pidfd);
+	ASSERT_STREQ("k", msg);
+
+	t0 = vsg_now_ms();
+	ASSERT_EQ(0, kill(pid, SIGKILL));
+	p = (struct pollfd){ .fd = pidfd, .events = POLLIN };
+	EXPECT_EQ(1, poll(&p, 1, KILL_REAP_MS))
+		TH_LOG("the killed owner still exists %u ms later",
+		       KILL_REAP_MS);
+	if (p.revents & POLLIN)
+		EXPECT_EQ(pid, waitpid(pid, NULL, 0));
+	close(pidfd);
+	TH_LOG("the owner was gone %llu ms after SIGKILL",
+	       (unsigned long long)(vsg_now_ms() - t0));
+
+	ASSERT_EQ(0, vsg_set_endpoint(self->s.e.d, self->s.e.t.wwpn));
+	EXPECT_EQ(0, tur_settles(self->s.e.q));
 }
 
 /*
