@@ -20,11 +20,13 @@ PKGS=(
 )
 
 # make check only (--tests): the other kernels a Debian 12 host runs, for
-# the lint builds and the VM tiers of 6.12 and rt.  Their images are
+# the lint builds (6.12, rt, cloud) and the VM tiers of 6.12 and rt (the
+# cloud kernel has no 9p, which the test VM's root needs).  Images are
 # unpacked into the cache by scripts/test-kernel.sh, never installed; but
 # 6.12's headers depend on its image, so the host gets a 6.12 boot entry.
 TEST_PKGS=(
 	linux-headers-6.12-amd64 linux-source-6.12 linux-headers-rt-amd64
+	linux-headers-cloud-amd64
 )
 
 quiet=0

@@ -6,8 +6,9 @@
 # kernel headers or build directory KDIR, with the private headers of that
 # kernel's own source (scripts/ksrc.sh); the mdev sample is also built
 # against that kernel's own <linux/mdev.h> (the drop-in tests, run.sh
-# dropin).  The tree's own build, against the kernel the tests boot, stays
-# as it is.  MAKE-ARGS go to the modules build (W=1 C=2 for lint).
+# dropin) when that kernel has an mdev (the cloud flavour has none).  The
+# tree's own build, against the kernel the tests boot, stays as it is.
+# MAKE-ARGS go to the modules build (W=1 C=2 for lint).
 # Environment: CACHE (default /var/cache/hotplug-kmod).
 set -euo pipefail
 usage="usage: tree-modules.sh DEST KDIR [MAKE-ARGS...]"
@@ -22,4 +23,8 @@ mkdir -p "$dst"
 dst=$(realpath "$dst")	# kbuild wants M absolute
 git ls-files -co --exclude-standard | grep -v '^out/' | cpio -pdm --quiet "$dst"
 make -C "$kdir" M="$dst" HP_KSRC="$ksrc" -j2 "$@" modules
-make -C "$dst/samples/vfio-mdev" stock KDIR="$kdir" KSRC="$ksrc"
+if grep -q 'drivers/vfio/mdev/mdev\b' "$kdir/Module.symvers"; then
+	make -C "$dst/samples/vfio-mdev" stock KDIR="$kdir" KSRC="$ksrc"
+else
+	echo "tree-modules: $kdir has no mdev of its own: no stock sample"
+fi
