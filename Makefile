@@ -52,8 +52,12 @@ export CACHE OUT KVER KDIR KSRC
 
 all: modules selftests
 
+# vhost.h is private: our vhost_scsi must see vhost's structures as the
+# kernel's own vhost.ko does (see scripts/vhost-layout.sh).
 modules:
 	$(MAKE) $(KBUILD_ARGS) modules
+	@$(CURDIR)/scripts/vhost-layout.sh $(KDIR) $(KSRC) \
+		$(CURDIR)/drivers/vhost/vhost_scsi.ko
 
 selftests:
 	@set -e; for d in $(SELFTESTS); do \

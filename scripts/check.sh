@@ -79,6 +79,32 @@ build_lint() {
 	[ "${PIPESTATUS[0]}" = 0 ] || return 1
 	build_clean "$root" "$res/build-raw.log" || return 1
 	echo "build: no warnings from W=1 and sparse"
+	scripts/vhost-layout.sh --strict "$KDIR" "$KSRC" \
+		"$root/drivers/vhost/vhost_scsi.ko"
+}
+
+# The layout check must refuse a module whose vhost.h is not the running
+# vhost.ko's: ours for 6.1 against 6.12's vhost.ko (after build_lint).
+vhost_layout_refuses() {
+	local kver kdir ksrc ko=$res/vhost_scsi-6.1.ko
+
+	kver=$(scripts/kver.sh linux-headers-6.12-amd64) || return 1
+	kdir=/usr/src/linux-headers-$kver
+	ksrc=$(scripts/ksrc.sh "$CACHE" "$kdir") || return 1
+	cp "$root/drivers/vhost/vhost_scsi.ko" "$ko"
+	if scripts/vhost-layout.sh --strict "$kdir" "$ksrc" "$ko" \
+		> "$res/layout.log" 2>&1; then
+		cat "$res/layout.log"
+		echo "vhost-layout: a 6.1 build passed against 6.12's vhost.ko"
+		return 1
+	fi
+	if ! grep -q '^vhost-layout: .*: struct vhost_virtqueue differs' "$res/layout.log" ||
+	   [ -e "$ko" ]; then
+		cat "$res/layout.log"
+		echo "vhost-layout: refused, but not for the layout, or kept the module"
+		return 1
+	fi
+	echo "vhost-layout: a 6.1 build is refused against 6.12's vhost.ko, and removed"
 }
 
 # The lint build against another kernel a Debian 12 host runs, named by
@@ -90,6 +116,8 @@ lint_kernel() {	# LABEL META
 	local kver tree=$OUT/tree-$1
 
 	kver=$(scripts/kver.sh "$2") || return 1
+	# its image, for the layout check of vhost.h against its vhost.ko
+	scripts/test-kernel.sh "$kver" > /dev/null || return 1
 	scripts/tree-modules.sh "$tree" "/usr/src/linux-headers-$kver" \
 		W=1 C=2 2>&1 | tee "$res/build-raw-$1.log"
 	[ "${PIPESTATUS[0]}" = 0 ] || return 1
@@ -281,6 +309,7 @@ all|lint)
 	step build-w1-sparse build_lint
 	step mdev-crcs mdev_crcs "$KDIR"
 	step lint-6.12 lint_kernel 6.12 linux-headers-6.12-amd64
+	step vhost-layout-refuses vhost_layout_refuses
 	step lint-rt lint_kernel rt linux-headers-rt-amd64
 	step lint-cloud lint_kernel cloud linux-headers-cloud-amd64
 	step checkpatch checkpatch

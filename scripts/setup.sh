@@ -11,6 +11,8 @@ PKGS=(
 	# build
 	make gcc bc bison flex libelf-dev libssl-dev xz-utils perl python3 kmod
 	linux-headers-amd64 linux-source-6.1 sparse
+	# pahole: vhost's private layouts against vhost.ko (vhost-layout.sh)
+	dwarves
 	# the kernel the tests boot, and the VM
 	linux-image-amd64 qemu-system-x86 busybox-static cpio
 	# real clients used by the tests and the demo

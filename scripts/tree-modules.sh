@@ -23,6 +23,7 @@ mkdir -p "$dst"
 dst=$(realpath "$dst")	# kbuild wants M absolute
 git ls-files -co --exclude-standard | grep -v '^out/' | cpio -pdm --quiet "$dst"
 make -C "$kdir" M="$dst" HP_KSRC="$ksrc" -j2 "$@" modules
+scripts/vhost-layout.sh "$kdir" "$ksrc" "$dst/drivers/vhost/vhost_scsi.ko"
 if grep -q 'drivers/vfio/mdev/mdev\b' "$kdir/Module.symvers"; then
 	make -C "$dst/samples/vfio-mdev" stock KDIR="$kdir" KSRC="$ksrc"
 else
