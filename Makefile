@@ -10,6 +10,8 @@
 #   make mutants         run the mutants of tools/testing/mutants (hours)
 #   make stress          long hot-plug storms, ours against Debian's (2 h)
 #   make bench           benchmarks, ours against Debian's in one boot (11 min)
+#   make deb             the DKMS package hotplug-kmod-dkms (out/deb/)
+#   make deb-test        install, use and remove it in VMs (20 min)
 #   make demo            boot a VM and show the drivers at work
 #   make install         install into /lib/modules/<kver>/updates + depmod
 
@@ -48,7 +50,7 @@ SELFTESTS := $(patsubst %/Makefile,%,$(wildcard tools/testing/selftests/*/Makefi
 export CACHE OUT KVER KDIR KSRC
 
 .PHONY: all modules selftests check check-debug lint mutants stress bench \
-	vmtest demo install clean help
+	deb deb-test vmtest demo install clean help
 
 all: modules selftests
 
@@ -91,6 +93,13 @@ stress: all
 # Documentation/admin-guide/hotplug-bench.{rst,json} and the plots.
 bench: all
 	@$(CURDIR)/tools/testing/bench/run $(or $(BENCH),full)
+
+# The DKMS package: builds nothing here; DKMS builds on the host.
+deb:
+	@$(CURDIR)/scripts/mkdeb.sh
+
+deb-test:
+	@$(CURDIR)/scripts/deb-test.sh
 
 vmtest: all
 	tools/testing/vm/run-tests --kernel debian

@@ -4,7 +4,7 @@
 # Install every Debian package this project needs.  Idempotent: when all
 # packages are present it only checks and exits.  Run as root on Debian 12.
 #
-# Usage: scripts/setup.sh [--quiet] [--tests]
+# Usage: scripts/setup.sh [--quiet] [--tests] [--deb]
 set -euo pipefail
 
 PKGS=(
@@ -31,12 +31,16 @@ TEST_PKGS=(
 	linux-headers-cloud-amd64
 )
 
+# make deb only (--deb): building the DKMS package.
+DEB_PKGS=(debhelper dh-dkms dpkg-dev)
+
 quiet=0
 for arg in "$@"; do
 	case $arg in
 	--quiet) quiet=1 ;;
 	--tests) PKGS+=("${TEST_PKGS[@]}") ;;
-	*) echo "usage: setup.sh [--quiet] [--tests]" >&2; exit 2 ;;
+	--deb) PKGS+=("${DEB_PKGS[@]}") ;;
+	*) echo "usage: setup.sh [--quiet] [--tests] [--deb]" >&2; exit 2 ;;
 	esac
 done
 
