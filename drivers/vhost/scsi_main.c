@@ -730,4 +730,9 @@ module_init(vhs_init);
 module_exit(vhs_exit);
 MODULE_DESCRIPTION("virtio-scsi target over vhost (LIO fabric \"vhost\")");
 MODULE_ALIAS("tcm_vhost");
+/*
+ * The kernel's vhost_scsi has no version; DKMS installs a module only
+ * over one of a lower version, and takes two without one as the same.
+ */
+MODULE_VERSION("1.0");
 MODULE_LICENSE("GPL");
