@@ -24,7 +24,7 @@ dst=$(realpath "$dst")	# kbuild wants M absolute
 git ls-files -co --exclude-standard | grep -v '^out/' | cpio -pdm --quiet "$dst"
 make -C "$kdir" M="$dst" HP_KSRC="$ksrc" -j2 "$@" modules
 scripts/vhost-layout.sh "$kdir" "$ksrc" "$dst/drivers/vhost/vhost_scsi.ko"
-if grep -q 'drivers/vfio/mdev/mdev\b' "$kdir/Module.symvers"; then
+if scripts/kernel-has-mdev.sh "$kdir"; then
 	make -C "$dst/samples/vfio-mdev" stock KDIR="$kdir" KSRC="$ksrc"
 else
 	echo "tree-modules: $kdir has no mdev of its own: no stock sample"
