@@ -7,7 +7,10 @@
 # drivers/vhost/vhost.h describes structures that the running vhost.ko
 # must agree with: a source of another upload than the headers is used
 # with a note, and every build checks the layouts it got
-# (scripts/vhost-layout.sh).
+# (scripts/vhost-layout.sh).  Whether the source is the headers' own
+# version is recorded once, here, for that check: an empty file
+# .hp-exact/RELEASE in the extracted source when it is (or when KDIR is
+# our debug kernel, built from this very source).
 #
 # Usage: scripts/ksrc.sh CACHE KDIR
 set -euo pipefail
@@ -32,14 +35,17 @@ fi
 srcver=$(dpkg-query -W -f='${Version}' "$srcpkg")
 
 # Which package owns the headers?
+exact=0
 hdrpkg=$(dpkg-query -S "$real" 2>/dev/null | sed -n '1s/:.*//p' || true)
 if [ -n "$hdrpkg" ]; then
 	hdrver=$(dpkg-query -W -f='${Version}' "$hdrpkg")
 	if [ "$hdrver" != "$srcver" ]; then
 		echo "ksrc: $srcpkg is $srcver but $hdrpkg is $hdrver: the build compares vhost's layouts with the kernel's vhost.ko" >&2
+	else
+		exact=1
 	fi
 elif [ -f "$real/.hp-debug-kernel" ]; then
-	: # our debug kernel, built from this very source
+	exact=1	# our debug kernel, built from this very source
 else
 	echo "ksrc: cannot tell the version of $kdir; not a Debian headers package" >&2
 	exit 1
@@ -52,5 +58,11 @@ if [ "$(cat "$dst/.hp-version" 2>/dev/null || true)" != "$srcver" ]; then
 	rm -rf "$dst"
 	tar -C "$cache" -xJf "$tarball"
 	echo "$srcver" > "$dst/.hp-version"
+fi
+mkdir -p "$dst/.hp-exact"
+if [ $exact = 1 ]; then
+	touch "$dst/.hp-exact/$release"
+else
+	rm -f "$dst/.hp-exact/$release"
 fi
 echo "$dst"

@@ -13,13 +13,14 @@
 # the module is removed, so that nothing loads it.
 #
 # When the source is the headers' own version, or the kernel is our
-# debug kernel (built from that very source), a layout that cannot be
-# compared (no pahole, no image or vhost.ko of that kernel on this
-# machine) is accepted with a note; with --strict, or when the versions
-# differ, it is an error.
+# debug kernel (built from that very source), as scripts/ksrc.sh recorded
+# in KSRC/.hp-exact/, a layout that cannot be compared (no pahole, no
+# image or vhost.ko of that kernel on this machine) is accepted with a
+# note; with --strict, or when the versions differ, it is an error.
 #
 # Environment: CACHE (default /var/cache/hotplug-kmod): images unpacked by
-# scripts/test-kernel.sh are looked for there too.
+# scripts/test-kernel.sh are looked for there too, and the BTF of each
+# image is kept in CACHE/btf, extracted once per image.
 set -euo pipefail
 strict=0
 [ "${1:-}" = --strict ] && { strict=1; shift; }
@@ -35,15 +36,8 @@ kver=$(sed -n 's/.*UTS_RELEASE "\(.*\)"/\1/p' \
 say() { echo "vhost-layout: $kver: $*"; }
 
 exact=0
-if [ -f "$real/.hp-debug-kernel" ]; then
+if [ -f "$ksrc/.hp-exact/$kver" ] || [ -f "$real/.hp-debug-kernel" ]; then
 	exact=1
-else
-	hdrpkg=$(dpkg-query -S "$real" 2>/dev/null | sed -n '1s/:.*//p' || true)
-	srcver=$(cat "$ksrc/.hp-version" 2>/dev/null || true)
-	if [ -n "$hdrpkg" ] && [ -n "$srcver" ] &&
-	   [ "$(dpkg-query -W -f='${Version}' "$hdrpkg")" = "$srcver" ]; then
-		exact=1
-	fi
 fi
 
 # cannot WHY: a comparison that could not be made
@@ -72,16 +66,32 @@ done
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+
+# image_btf: the .BTF section of $image in $base, from CACHE/btf when it
+# was extracted from this very image (same path, size and time) before.
+# A cache that cannot be written only costs the extraction next time.
+image_btf() {
+	local dir=$cache/btf stamp
+	stamp="$(stat -L -c '%s %Y' "$image") $image"
+	base=$dir/$kver.btf
+	[ -s "$base" ] && [ "$(cat "$dir/$kver.stamp" 2>/dev/null)" = "$stamp" ] &&
+		return
+	base=$tmp/btf
+	sh "$ksrc/scripts/extract-vmlinux" "$image" > "$tmp/vmlinux" 2> /dev/null ||
+		cannot "no vmlinux in $image"
+	objcopy -O binary --only-section=.BTF "$tmp/vmlinux" "$base" ||
+		cannot "objcopy failed on $image's vmlinux"
+	[ -s "$base" ] || cannot "$image has no BTF"
+	mkdir -p "$dir" 2> /dev/null && cp "$base" "$dir/$kver.btf.$$" &&
+		mv "$dir/$kver.btf.$$" "$dir/$kver.btf" &&
+		echo "$stamp" > "$dir/$kver.stamp" || rm -f "$dir/$kver.btf.$$"
+}
+
 # The base BTF: the running kernel's, or the image's .BTF section.
 if [ "$(uname -r)" = "$kver" ] && [ -r /sys/kernel/btf/vmlinux ]; then
 	base=/sys/kernel/btf/vmlinux
 else
-	sh "$ksrc/scripts/extract-vmlinux" "$image" > "$tmp/vmlinux" 2> /dev/null ||
-		cannot "no vmlinux in $image"
-	objcopy -O binary --only-section=.BTF "$tmp/vmlinux" "$tmp/btf" ||
-		cannot "objcopy failed on $image's vmlinux"
-	[ -s "$tmp/btf" ] || cannot "$image has no BTF"
-	base=$tmp/btf
+	image_btf
 fi
 case $vhost in
 *.xz) xz -dc "$vhost" > "$tmp/vhost.ko" ;;
