@@ -1,0 +1,354 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Write this tree as a git format-patch series against Debian's kernel
+# source, and prove that it applies and that every patch builds and passes
+# checkpatch.  The series is generated from the project's own files: what
+# goes into which patch is scripts/patches/series, the commit messages are
+# the other files of scripts/patches/.  Nothing of a driver is kept twice.
+#
+# Usage: scripts/mkpatches.sh [--no-verify]
+#
+#   $OUT/patches/base/	the kernel source, a git repo with one commit
+#			"base" (kept while the tarball is the same)
+#   $OUT/patches/*.patch	the series, with its cover letter
+#   $OUT/patches/verify/	base with the series applied by git am
+#   $OUT/patches/obj/	the kernel build (O=) the patches are built in
+#   $OUT/patches/report	one line per patch: builds, checkpatch
+#
+# Environment: KSRC_TAR (default /usr/src/linux-source-6.1.tar.xz),
+# JOBS (make -j, default 2: VMs run beside us), VERIFY=0 to skip the
+# verification.
+set -euo pipefail
+
+TOP=$(realpath "$(dirname "$0")/..")
+OUT=${OUT:-$TOP/out}
+P=$OUT/patches
+SPEC=$TOP/scripts/patches
+KSRC_TAR=${KSRC_TAR:-/usr/src/linux-source-6.1.tar.xz}
+JOBS=${JOBS:-2}
+VERIFY=${VERIFY:-1}
+[ "${1:-}" != --no-verify ] || VERIFY=0
+
+log() { echo "mkpatches: $*" >&2; }
+die() { log "$*"; exit 1; }
+
+# Builds share two cores with the VMs of make check: lowest priority.
+kmake() { nice -n 19 make -j"$JOBS" "$@"; }
+
+for tool in unifdef git xz; do
+	command -v $tool >/dev/null || die "$tool missing; run scripts/setup.sh"
+done
+[ -f "$KSRC_TAR" ] || die "$KSRC_TAR missing; run scripts/setup.sh"
+
+# The identity of the series is the project's: its commits carry it and
+# every patch is signed off with it (checkpatch wants a Signed-off-by).
+NAME=$(git -C "$TOP" config user.name) || die "git user.name not set"
+EMAIL=$(git -C "$TOP" config user.email) || die "git user.email not set"
+# Dates from the project's last commit, so that the same tree always
+# gives the same series.
+DATE=$(git -C "$TOP" log -1 --format=%cD)
+export GIT_AUTHOR_NAME="$NAME" GIT_AUTHOR_EMAIL="$EMAIL"
+export GIT_COMMITTER_NAME="$NAME" GIT_COMMITTER_EMAIL="$EMAIL"
+export GIT_AUTHOR_DATE="$DATE" GIT_COMMITTER_DATE="$DATE"
+
+# --- base: the kernel source as one commit -------------------------------
+
+# Extracting and committing 70000 files takes a minute; do it again only
+# when the tarball changed (a new linux-source upload).
+prepare_base() {
+	local stamp
+	stamp="$(stat -c '%s %Y' "$KSRC_TAR") $KSRC_TAR"
+	if [ -f "$P/base.stamp" ] && [ "$(cat "$P/base.stamp")" = "$stamp" ] &&
+	   git -C "$P/base" rev-parse -q --verify base >/dev/null; then
+		return
+	fi
+	log "extracting $KSRC_TAR into $P/base"
+	# A worktree of the old base points into it: drop both.
+	rm -rf "$P/base" "$P/verify" "$P/obj" "$P/base.stamp"
+	mkdir -p "$P/base"
+	nice -n 19 tar -xJf "$KSRC_TAR" -C "$P/base" --strip-components=1
+	git -C "$P/base" init -q
+	git -C "$P/base" config core.autocrlf false
+	git -C "$P/base" add -A -f
+	git -C "$P/base" commit -q -m base
+	git -C "$P/base" tag -f base >/dev/null
+	echo "$stamp" > "$P/base.stamp"
+}
+
+# --- generation ----------------------------------------------------------
+
+# What compat/Kbuild.compat defines against this kernel, found by the
+# same make code the module build runs (srctree and HP_KSRC are the full
+# source here), then resolved in the sources with unifdef.
+compat_flags() {
+	printf 'include %s\nall:\n\t@echo $(HP_COMPAT_FLAGS)\n' \
+		"$TOP/compat/Kbuild.compat" |
+		make -s -f - srctree="$P/base" HP_KSRC="$P/base"
+}
+
+UNIFDEF_ARGS=()
+set_unifdef_args() {
+	local defined sym
+	defined=" $(compat_flags) "
+	log "compat against $(make -s -C "$P/base" kernelversion):${defined% }"
+	# Every symbol the sources test is either defined or undefined: none
+	# may stay an #ifdef in the kernel tree.
+	for sym in $(grep -rhoE '\<HP_HAVE_[A-Z0-9_]+' "$TOP/drivers" \
+			"$TOP/samples" | sort -u); do
+		if [[ $defined == *" -D$sym "* ]]; then
+			UNIFDEF_ARGS+=("-D$sym")
+		else
+			UNIFDEF_ARGS+=("-U$sym")
+		fi
+	done
+}
+
+# Print the project's file $1 as it goes to kernel path $2.
+render() {
+	local src=$1 kpath=$2 rc=0 head
+	case $src in
+	*.c|*.h)
+		unifdef "${UNIFDEF_ARGS[@]}" "$src" || rc=$?
+		# 0: nothing to resolve, 1: resolved, 2: error
+		[ $rc -le 1 ] || die "unifdef failed on $src"
+		;;
+	*)	cat "$src" ;;
+	esac |
+	# A header comment written for the out-of-tree build is replaced by
+	# heads/<name> (the lines between "/*" and the first "*/").
+	if head=$SPEC/heads/$(basename "$kpath"); [ -f "$head" ]; then
+		awk -v head="$head" '
+			NR == 2 && $0 == "/*" { print; skip = 1
+				while ((getline l < head) > 0) print l; next }
+			skip { if (/\*\/$/) skip = 0; next }
+			{ print }'
+	else
+		cat
+	fi |
+	# The kernel's drivers/vhost/scsi.c is GPL-2.0+ and carries these
+	# copyright lines; the files that replace it keep both.
+	if [[ $kpath == drivers/vhost/scsi* ]]; then
+		sed -e '1s/GPL-2\.0\( \|$\)/GPL-2.0+\1/' \
+		    -e "2r $SPEC/vhost-scsi.copyright"
+	else
+		cat
+	fi
+}
+
+# Put the file into the index of the series (no working tree needed).
+stage() {
+	local kpath=$1 file=$2 mode=100644 blob
+	[ ! -x "$file" ] || mode=100755
+	blob=$(git -C "$P/base" hash-object -w --stdin < "$file")
+	git -C "$P/base" update-index --add --cacheinfo "$mode,$blob,$kpath"
+}
+
+# One patch: message file $1, then its items (see scripts/patches/series).
+commit_patch() {
+	local msg=$1 item src kpath tmp tree parent
+	shift
+	tmp=$(mktemp -d)
+	for item in "$@"; do
+		case $item in
+		-*)	git -C "$P/base" update-index --force-remove "${item#-}" ;;
+		@*)	git -C "$P/base" apply --cached "$SPEC/${item#@}" ||
+				die "$msg: ${item#@} does not apply" ;;
+		*)	src=${item%%=*}; kpath=${item#*=}
+			[ -f "$TOP/$src" ] || die "$msg: no file $src"
+			render "$TOP/$src" "$kpath" > "$tmp/f"
+			[ ! -x "$TOP/$src" ] || chmod +x "$tmp/f"
+			stage "$kpath" "$tmp/f"
+			rm -f "$tmp/f" ;;
+		esac
+	done
+	{ cat "$SPEC/$msg"; echo; echo "Signed-off-by: $NAME <$EMAIL>"; } \
+		> "$tmp/msg"
+	tree=$(git -C "$P/base" write-tree)
+	parent=$(git -C "$P/base" rev-parse series)
+	git -C "$P/base" update-ref refs/heads/series \
+		"$(git -C "$P/base" commit-tree "$tree" -p "$parent" -F "$tmp/msg")"
+	rm -rf "$tmp"
+}
+
+# Commit every patch of scripts/patches/series on branch "series" of
+# base, with an index of our own: base's checkout is never touched.
+generate() {
+	local line msg items=()
+	set_unifdef_args
+	export GIT_INDEX_FILE=$P/series.index
+	rm -f "$GIT_INDEX_FILE"
+	git -C "$P/base" read-tree base
+	git -C "$P/base" update-ref refs/heads/series base
+	msg=
+	while IFS= read -r line; do
+		line=${line%%#*}
+		[ -n "${line// /}" ] || continue
+		if [[ $line == [[:space:]]* ]]; then
+			read -ra more <<< "$line"
+			items+=("${more[@]}")
+			continue
+		fi
+		[ -z "$msg" ] || commit_patch "$msg" "${items[@]}"
+		read -ra items <<< "$line"
+		msg=${items[0]}
+		items=("${items[@]:1}")
+	done < "$SPEC/series"
+	[ -z "$msg" ] || commit_patch "$msg" "${items[@]}"
+	unset GIT_INDEX_FILE
+	rm -f "$P/series.index"
+}
+
+# The cover letter: format-patch's, with subject and blurb from
+# scripts/patches/cover-letter (first line the subject).
+write_series() {
+	local cover
+	rm -f "$P"/*.patch
+	git -C "$P/base" format-patch -q --cover-letter --no-signature \
+		--base=base -o "$P" base..series
+	cover=$P/0000-cover-letter.patch
+	awk -v spec="$SPEC/cover-letter" '
+		BEGIN { getline subject < spec; getline l < spec }
+		/\*\*\* SUBJECT HERE \*\*\*/ { sub(/\*\*\* SUBJECT HERE \*\*\*/, subject) }
+		/^\*\*\* BLURB HERE \*\*\*$/ {
+			while ((getline l < spec) > 0) print l; next }
+		{ print }' "$cover" > "$cover.new"
+	mv "$cover.new" "$cover"
+	log "wrote $(ls "$P"/[0-9]*.patch | grep -vc cover-letter) patches" \
+		"and the cover letter to $P"
+}
+
+# --- verification --------------------------------------------------------
+
+# The debug tier's kernel config (tools/testing/vm/debug.config on
+# allnoconfig) plus what the series builds, as modules.
+SERIES_CONFIG=(
+	-m VHOST_SCSI -m VFIO_MDEV -e SAMPLES -m SAMPLE_VFIO_MDEV_MTTY
+	-m SAMPLE_VFIO_MDEV_LIFECYCLE -d WERROR
+)
+
+configure() {
+	"$P/verify/scripts/config" --file "$P/obj/.config" "${SERIES_CONFIG[@]}"
+	kmake -C "$P/verify" O="$P/obj" olddefconfig >/dev/null
+}
+
+# A fresh copy of base: a worktree of it, reset and cleaned.  Files that
+# did not change keep their times, so obj/ stays prepared between runs.
+prepare_verify() {
+	if [ -d "$P/verify/.git" ] || [ -f "$P/verify/.git" ]; then
+		git -C "$P/verify" am --abort >/dev/null 2>&1 || true
+		git -C "$P/verify" checkout -q -f --detach base
+		git -C "$P/verify" clean -q -fdx
+	else
+		rm -rf "$P/verify"
+		git -C "$P/base" worktree prune
+		git -C "$P/base" worktree add -q --detach "$P/verify" base
+	fi
+	if [ ! -f "$P/obj/.prepared" ]; then
+		log "configuring and preparing $P/obj (once)"
+		rm -rf "$P/obj"
+		mkdir -p "$P/obj"
+		kmake -C "$P/verify" O="$P/obj" \
+			KCONFIG_ALLCONFIG="$TOP/tools/testing/vm/debug.config" \
+			allnoconfig >/dev/null
+		configure
+		kmake -C "$P/verify" O="$P/obj" modules_prepare \
+			> "$P/obj/prepare.log" 2>&1 ||
+			die "modules_prepare failed, see $P/obj/prepare.log"
+		touch "$P/obj/.prepared"
+	fi
+}
+
+# Build what patch $1 touched, W=1; print "yes" or "no (<where>)".
+# Kernel directories are built whole (make dir/), and each C file the
+# patch adds is also compiled on its own: a driver may grow file by file
+# before the patch that links it.  Selftests are built with their own
+# Makefile, through lib.mk.  A warning fails the build.
+build_patch() {
+	local n=$1 f dirs=() objs=() tests=() d blog=$P/obj/build-$1.log
+	: > "$blog"
+	while IFS= read -r f; do
+		[ -e "$P/verify/$f" ] || continue
+		case $f in
+		drivers/*|samples/*)
+			dirs+=("$(dirname "$f")/")
+			[[ $f != *.c ]] || objs+=("${f%.c}.o") ;;
+		tools/testing/selftests/*/*)
+			d=${f#tools/testing/selftests/}
+			tests+=("${d%%/*}") ;;
+		esac
+	done < <(git -C "$P/verify" diff --name-only HEAD~1 HEAD)
+	mapfile -t dirs < <(printf '%s\n' "${dirs[@]}" | sort -u | sed '/^$/d')
+	mapfile -t tests < <(printf '%s\n' "${tests[@]}" | sort -u | sed '/^$/d')
+	configure
+	if [ ${#dirs[@]} -gt 0 ] &&
+	   ! kmake -C "$P/verify" O="$P/obj" W=1 "${dirs[@]}" "${objs[@]}" \
+		>> "$blog" 2>&1; then
+		echo "no (${dirs[*]}; see $blog)"
+		return
+	fi
+	for d in "${tests[@]}"; do
+		if ! kmake -C "$P/verify/tools/testing/selftests/$d" \
+			OUTPUT="$P/obj/selftests/$d" >> "$blog" 2>&1; then
+			echo "no (selftests/$d; see $blog)"
+			return
+		fi
+	done
+	if grep -q 'warning:' "$blog"; then
+		echo "no ($(grep -c 'warning:' "$blog") warnings; see $blog)"
+		return
+	fi
+	if [ ${#dirs[@]} -eq 0 ] && [ ${#tests[@]} -eq 0 ]; then
+		echo "n/a"
+	else
+		echo "yes (W=1: ${dirs[*]}${tests:+ selftests/${tests[*]}})"
+	fi
+}
+
+# checkpatch --strict, from the kernel tree: "clean", or its summary line
+# and the kinds of what it found.
+checkpatch() {
+	local patch=$1 out sum
+	out=$(cd "$P/verify" && perl scripts/checkpatch.pl --strict \
+		--no-summary --terse --show-types "$patch" 2>&1) || true
+	sum=$(cd "$P/verify" && perl scripts/checkpatch.pl --strict \
+		--terse "$patch" 2>&1 | tail -1) || true
+	if [ -z "$out" ]; then
+		echo clean
+	else
+		echo "$sum [$(echo "$out" | sed -n 's/.*: \(ERROR\|WARNING\|CHECK\):\([A-Z_]*\):.*/\2/p' |
+			sort | uniq -c | awk '{printf "%s%s x%s", s, $2, $1; s=", "}')]"
+	fi
+}
+
+verify() {
+	local patch n name b c fails=0
+	prepare_verify
+	: > "$P/report"
+	for patch in "$P"/[0-9]*.patch; do
+		name=$(basename "$patch" .patch)
+		[ "$name" != 0000-cover-letter ] || continue
+		n=${name%%-*}
+		if ! git -C "$P/verify" am -q --keep-cr "$patch" \
+			> "$P/obj/am-$n.log" 2>&1; then
+			printf '%s  am: FAILED (see %s)\n' "$name" \
+				"$P/obj/am-$n.log" | tee -a "$P/report" >&2
+			fails=$((fails + 1))
+			break
+		fi
+		b=$(build_patch "$n")
+		c=$(checkpatch "$patch")
+		[[ $b == yes* || $b == n/a ]] || fails=$((fails + 1))
+		[ "$c" = clean ] || case $c in *ERROR*|*"[]"*) ;; esac
+		printf '%s\n    build: %s\n    checkpatch --strict: %s\n' \
+			"$name" "$b" "$c" | tee -a "$P/report" >&2
+	done
+	log "report in $P/report"
+	[ $fails -eq 0 ] || die "$fails patches failed to apply or to build"
+}
+
+mkdir -p "$P"
+prepare_base
+generate
+write_series
+[ "$VERIFY" = 0 ] || verify

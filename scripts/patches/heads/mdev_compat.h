@@ -1,0 +1,3 @@
+ * The driver-core interfaces whose form depends on the kernel the mdev
+ * core is built with, each behind one name.
+ */

@@ -1,0 +1,7 @@
+ * The vhost and LIO calls whose form depends on the vhost core and the
+ * target core this driver is built with, each behind one name.
+ *
+ * Here: one vhost worker, a kthread, runs the work of every vq of a
+ * device and lives until vhost_dev_cleanup().  A fabric hands commands to
+ * LIO's submission workqueue with target_queue_submission().
+ */
