@@ -14,6 +14,7 @@
 #   make deb-test        install, use and remove it in VMs (20 min)
 #   make demo            boot a VM and show the drivers at work
 #   make install         install into /lib/modules/<kver>/updates + depmod
+#   make patches         the kernel patch series (out/patches/), built and checked
 
 CACHE	?= /var/cache/hotplug-kmod
 OUT	?= $(CURDIR)/out
@@ -50,7 +51,7 @@ SELFTESTS := $(patsubst %/Makefile,%,$(wildcard tools/testing/selftests/*/Makefi
 export CACHE OUT KVER KDIR KSRC
 
 .PHONY: all modules selftests check check-debug lint mutants stress bench \
-	deb deb-test vmtest demo install clean help
+	deb deb-test vmtest demo install patches clean help
 
 all: modules selftests
 
@@ -100,6 +101,13 @@ deb:
 
 deb-test:
 	@$(CURDIR)/scripts/deb-test.sh
+
+# Not part of check: the series for the kernel tree against Debian's
+# linux-source-6.1, applied with git am to a clean copy, every patch
+# built with W=1 and checked with checkpatch --strict (VERIFY=0: only
+# write it).  Takes the base's extraction once, then a few minutes.
+patches:
+	@VERIFY=$(or $(VERIFY),1) $(CURDIR)/scripts/mkpatches.sh
 
 vmtest: all
 	tools/testing/vm/run-tests --kernel debian
