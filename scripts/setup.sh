@@ -11,8 +11,8 @@ PKGS=(
 	# build
 	make gcc bc bison flex libelf-dev libssl-dev xz-utils perl python3 kmod
 	linux-headers-amd64 linux-source-6.1 sparse
-	# make patches: the compat #ifdefs resolved for the kernel tree
-	unifdef
+	# make patches: unifdef for the compat #ifdefs, ply for checkpatch's SPDX check
+	unifdef python3-ply
 	# pahole: vhost's private layouts against vhost.ko (vhost-layout.sh)
 	dwarves
 	# the kernel the tests boot, and the VM
