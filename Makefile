@@ -37,9 +37,13 @@ else
   KVER	?= $(shell $(CURDIR)/scripts/kver.sh)
   KDIR	:= /usr/src/linux-headers-$(KVER)
 endif
+# make patches works on Debian's linux-source tarball itself
+# (scripts/mkpatches.sh): it must not extract one into the cache.
+ifneq ($(MAKECMDGOALS),patches)
 KSRC	?= $(shell $(CURDIR)/scripts/ksrc.sh $(CACHE) $(KDIR))
 ifeq ($(KSRC),)
   $(error cannot find the kernel source matching $(KDIR))
+endif
 endif
 
 # No header of the kernel's is shadowed: mdev builds against the kernel's
