@@ -132,14 +132,6 @@ render() {
 		sed -f "$SPEC/edits/$kpath.sed"
 	else
 		cat
-	fi |
-	# The kernel's drivers/vhost/scsi.c is GPL-2.0+ and carries these
-	# copyright lines; the files that replace it keep both.
-	if [[ $kpath == drivers/vhost/scsi* ]]; then
-		sed -e '1s/GPL-2\.0\( \|$\)/GPL-2.0+\1/' \
-		    -e "2r $SPEC/vhost-scsi.copyright"
-	else
-		cat
 	fi
 }
 

@@ -1,5 +1,11 @@
-/* SPDX-License-Identifier: GPL-2.0 */
+/* SPDX-License-Identifier: GPL-2.0+ */
 /*
+ * (C) Copyright 2010-2013 Datera, Inc.
+ * (C) Copyright 2010-2012 IBM Corp.
+ *
+ * Authors: Nicholas A. Bellinger <nab@daterainc.com>
+ *          Stefan Hajnoczi <stefanha@linux.vnet.ibm.com>
+ *
  * The vhost and LIO interfaces that differ between the kernels we build
  * for, each behind one name.  compat/Kbuild.compat finds out which ones
  * the headers have (HP_HAVE_*); nothing else in the driver asks.

@@ -1,3 +1,9 @@
+ * (C) Copyright 2010-2013 Datera, Inc.
+ * (C) Copyright 2010-2012 IBM Corp.
+ *
+ * Authors: Nicholas A. Bellinger <nab@daterainc.com>
+ *          Stefan Hajnoczi <stefanha@linux.vnet.ibm.com>
+ *
  * The vhost and LIO calls whose form depends on the vhost core and the
  * target core this driver is built with, each behind one name.
  *
