@@ -94,10 +94,11 @@ stress: all
 	@$(CURDIR)/tools/testing/stress/run $(or $(STRESS),full)
 
 # Not part of check (check runs its smoke mode): ours against Debian's
-# vhost_scsi and mdev in one boot; BENCH=smoke for a quick try.  Writes
+# vhost_scsi and mdev in one boot; BENCH=smoke for a quick try,
+# BENCH_KERNEL=6.12 for Debian's 6.12 kernel and its own modules.  Writes
 # Documentation/admin-guide/hotplug-bench.{rst,json} and the plots.
 bench: all
-	@$(CURDIR)/tools/testing/bench/run $(or $(BENCH),full)
+	@$(CURDIR)/tools/testing/bench/run $(or $(BENCH),full) $(or $(BENCH_KERNEL),debian)
 
 # The DKMS package: builds nothing here; DKMS builds on the host.
 deb:
