@@ -411,8 +411,8 @@ static struct vhs_cmd *vhs_cmd_get(struct vhs_vq *svq, struct vhs_req *r,
  * Hand a mapped command to LIO.  LIO runs it from its submission
  * workqueue, so the backend's work (bio submission under a plug, for
  * iblock) overlaps our parsing of the next requests instead of
- * serialising with it in the vhost worker; make bench measured a quarter
- * fewer IOPS on a null_blk LUN when we called target_submit() here.
+ * serialising with it in the vhost worker: calling target_submit() here
+ * cost a quarter of the IOPS on a null_blk LUN in our benchmark.
  * Nothing waits for the submission: the command holds its LUN and
  * endpoint references until LIO releases it, queued or not.
  */

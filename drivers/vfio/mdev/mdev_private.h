@@ -6,9 +6,10 @@
  *     Author: Neo Jia <cjia@nvidia.com>
  *             Kirti Wankhede <kwankhede@nvidia.com>
  *
- * The public structures are Debian 6.1's <linux/mdev.h>, field for field,
- * so the exported symbols keep Debian's modversions CRCs.  Everything the
- * core needs beyond them lives here, in memory the core owns:
+ * The public structures are <linux/mdev.h>'s, field for field and
+ * unchanged, so the exported symbols keep the modversions CRCs that parent
+ * drivers built against that header expect.  Everything the core needs
+ * beyond them lives here, in memory the core owns:
  *
  *  - struct mdev_parent_state, one per registration, found from the
  *    driver's struct mdev_parent through the list of registered parents;
