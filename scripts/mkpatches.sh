@@ -116,8 +116,8 @@ render() {
 	*)	cat "$src" ;;
 	esac |
 	# A header comment written for the out-of-tree build is replaced by
-	# heads/<name> (the lines between "/*" and the first "*/").
-	if head=$SPEC/heads/$(basename "$kpath"); [ -f "$head" ]; then
+	# heads/<name>.comment (the lines between "/*" and the first "*/").
+	if head=$SPEC/heads/$(basename "$kpath").comment; [ -f "$head" ]; then
 		awk -v head="$head" '
 			NR == 2 && $0 == "/*" { print; skip = 1
 				while ((getline l < head) > 0) print l; next }
