@@ -132,6 +132,18 @@ render() {
 		sed -f "$SPEC/edits/$kpath.sed"
 	else
 		cat
+	fi |
+	# Documentation: what holds only for the out-of-tree build (Debian's
+	# kernels, this tree's scripts and test runner) sits between the rst
+	# comments ".. out-of-tree-start" and ".. out-of-tree-end", with the
+	# blank line after each, and stays out of the kernel tree.
+	if [[ $kpath == *.rst ]]; then
+		awk '/^\.\. out-of-tree-start$/ { skip = 1 }
+		     !skip && !drop { print }
+		     drop { drop = 0; if ($0 != "") print }
+		     /^\.\. out-of-tree-end$/ { skip = 0; drop = 1 }'
+	else
+		cat
 	fi
 }
 
