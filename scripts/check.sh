@@ -233,7 +233,11 @@ debug_kernel_start() {
 }
 
 # The debug tier builds our modules against the debug kernel in a copy of
-# the tree, so the Debian build stays as it is.
+# the tree, so the Debian build stays as it is (mdev-crcs-debug compares
+# its exports with the kernel's).  The drivers it loads, though, are the
+# debug kernel's own: vhost_scsi, the mdev core and the sample parent as
+# the kernel series builds them in that kernel's tree
+# (scripts/debug-kernel.sh); they replace the copy's.
 debug_kernel() {
 	local t0=$SECONDS
 
@@ -258,7 +262,12 @@ debug_modules() {
 	local vars
 	vars=$(scripts/debug-kernel.sh --print-vars) || return 1
 	eval "$vars"
-	scripts/tree-modules.sh "$OUT/debug-tree" "$DEBUG_KDIR"
+	scripts/tree-modules.sh "$OUT/debug-tree" "$DEBUG_KDIR" || return 1
+	for ko in drivers/vhost/vhost_scsi.ko drivers/vfio/mdev/mdev.ko \
+		  samples/vfio-mdev/mdev_sample.ko; do
+		cp "$DEBUG_KDIR/$ko" "$OUT/debug-tree/$ko" || return 1
+		echo "debug-modules: $ko from the series, built in $DEBUG_KDIR"
+	done
 }
 
 debug_mdev_crcs() {

@@ -3,11 +3,17 @@
 #
 # Build (or find in the cache) the debug kernel used by the debug test tier.
 #
-# The kernel is built out of tree from the extracted linux-source-6.1
-# ($KSRC) with tools/testing/vm/debug.config applied on top of allnoconfig.
-# The build directory is $HP_CACHE/debug-<key>, where <key> hashes the
-# config fragment, the kernel source version and the compiler, so a second
-# run with the same inputs only checks a stamp file.
+# The kernel is built out of tree (O=) from Debian's linux-source-6.1 with
+# this tree's kernel series applied (scripts/mkpatches.sh), and
+# tools/testing/vm/debug.config on top of allnoconfig: vhost_scsi, the mdev
+# core and the sample parent are in-tree modules of it, built from the
+# series, so the debug tier runs exactly what the series contains.  The
+# source is $HP_CACHE/debug-<key>-series/patches/base (mkpatches' base,
+# checked out at the series), the build directory $HP_CACHE/debug-<key>,
+# where <key> hashes the config fragment, the kernel source version and the
+# compiler.  Every --build writes the series again; a checkout rewrites
+# only the files that changed, so after a driver change only those modules
+# are rebuilt, not the kernel.
 #
 # Usage: debug-kernel [--build | --print-vars | --key | --rebuild]
 #   --build       build if needed, then print the variables (default)
@@ -24,12 +30,14 @@
 # .hp-debug-kernel, which scripts/ksrc.sh accepts as a KDIR.  Progress goes
 # to stderr; the full build log is $DEBUG_KDIR/build.log.
 #
-# Environment: KSRC (extracted kernel source), HP_CACHE (cache directory,
-# default /var/cache/hotplug-kmod), JOBS (make -j, at most 2).
+# Environment: KSRC (extracted kernel source: its version keys the cache;
+# the series applies to Debian's tarball of it, KSRC_TAR as in
+# scripts/mkpatches.sh), HP_CACHE (cache directory, default
+# /var/cache/hotplug-kmod), JOBS (make -j, at most 2).
 
 set -euo pipefail
 
-RECIPE=1	# bump when the build steps change in a way the key must see
+RECIPE=2	# bump when the build steps change in a way the key must see
 HP_CACHE=${HP_CACHE:-/var/cache/hotplug-kmod}
 KSRC=${KSRC:-$HP_CACHE/linux-source-6.1}
 JOBS=${JOBS:-2}
@@ -41,7 +49,33 @@ log() { echo "debug-kernel: $*" >&2; }
 die() { log "error: $*"; exit 1; }
 
 kmake() {
-	make -C "$KSRC" O="$OUT" ARCH=x86_64 "$@"
+	make -C "$SRC" O="$OUT" ARCH=x86_64 "$@"
+}
+
+# Write the series of this tree and check it out in $SRC (see the top).
+# The identity and dates of its commits do not matter here.
+series_source() {
+	log "applying the kernel series of $TOP to $SRC"
+	mkdir -p "$OUT"
+	GIT_AUTHOR_NAME="debug kernel" GIT_AUTHOR_EMAIL="debug-kernel@localhost" \
+		OUT=$SERIES VERIFY=0 "$TOP/scripts/mkpatches.sh" \
+		>> "$OUT/series.log" 2>&1 ||
+		{ tail -n 20 "$OUT/series.log" >&2; die "scripts/mkpatches.sh failed"; }
+	git -C "$SRC" checkout -q -f --detach series ||
+		die "cannot check the series out in $SRC"
+}
+
+# The kernel is built: rebuild what the series changed, and install.
+build_series_modules() {
+	local start=$SECONDS
+
+	kmake -j"$JOBS" modules >> "$OUT/build.log" 2>&1 ||
+		{ tail -n 30 "$OUT/build.log" >&2; die "modules build failed"; }
+	rm -rf "$OUT/modroot"
+	kmake INSTALL_MOD_PATH="$OUT/modroot" modules_install \
+		>> "$OUT/build.log" 2>&1 ||
+		{ tail -n 30 "$OUT/build.log" >&2; die "modules_install failed"; }
+	log "the series' modules rebuilt in $((SECONDS - start)) s"
 }
 
 check_inputs() {
@@ -155,7 +189,12 @@ EOF
 build_locked() {
 	exec 9> "$HP_CACHE/debug-$KEY.lock"
 	flock 9
-	[ -f "$OUT/.hp-debug-kernel" ] || build_kernel
+	series_source
+	if [ -f "$OUT/.hp-debug-kernel" ]; then
+		build_series_modules
+	else
+		build_kernel
+	fi
 	exec 9>&-
 }
 
@@ -165,6 +204,8 @@ main() {
 	check_inputs
 	KEY=$(cache_key)
 	OUT=$HP_CACHE/debug-$KEY
+	SERIES=$HP_CACHE/debug-$KEY-series
+	SRC=$SERIES/patches/base
 	case $mode in
 	--key) echo "$KEY" ;;
 	--print-vars) print_vars ;;

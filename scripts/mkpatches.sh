@@ -43,11 +43,15 @@ done
 
 # The identity of the series is the project's: its commits carry it and
 # every patch is signed off with it (checkpatch wants a Signed-off-by).
-NAME=$(git -C "$TOP" config user.name) || die "git user.name not set"
-EMAIL=$(git -C "$TOP" config user.email) || die "git user.email not set"
+# GIT_AUTHOR_NAME and GIT_AUTHOR_EMAIL, where set, take their place (the
+# debug kernel's source, scripts/debug-kernel.sh, is nobody's series).
+NAME=${GIT_AUTHOR_NAME:-$(git -C "$TOP" config user.name)} ||
+	die "git user.name not set"
+EMAIL=${GIT_AUTHOR_EMAIL:-$(git -C "$TOP" config user.email)} ||
+	die "git user.email not set"
 # Dates from the project's last commit, so that the same tree always
 # gives the same series.
-DATE=$(git -C "$TOP" log -1 --format=%cD)
+DATE=$(git -C "$TOP" log -1 --format=%cD 2>/dev/null) || DATE="@0 +0000"
 export GIT_AUTHOR_NAME="$NAME" GIT_AUTHOR_EMAIL="$EMAIL"
 export GIT_COMMITTER_NAME="$NAME" GIT_COMMITTER_EMAIL="$EMAIL"
 export GIT_AUTHOR_DATE="$DATE" GIT_COMMITTER_DATE="$DATE"
