@@ -215,18 +215,26 @@ generate() {
 }
 
 # The cover letter: format-patch's, with subject and blurb from
-# scripts/patches/cover-letter (first line the subject).
+# scripts/patches/cover-letter (first line the subject); its @FIGURES@
+# line becomes what scripts/patches/figures.py reads from the bench and
+# stress results of this tree.
 write_series() {
 	local cover
 	rm -f "$P"/*.patch
 	git -C "$P/base" format-patch -q --cover-letter --no-signature \
 		--base=base -o "$P" base..series
 	cover=$P/0000-cover-letter.patch
-	awk -v spec="$SPEC/cover-letter" '
+	python3 "$SPEC/figures.py" "$TOP" > "$P/figures" ||
+		die "scripts/patches/figures.py failed"
+	awk -v spec="$SPEC/cover-letter" -v figures="$P/figures" '
 		BEGIN { getline subject < spec; getline l < spec }
 		/\*\*\* SUBJECT HERE \*\*\*/ { sub(/\*\*\* SUBJECT HERE \*\*\*/, subject) }
 		/^\*\*\* BLURB HERE \*\*\*$/ {
-			while ((getline l < spec) > 0) print l; next }
+			while ((getline l < spec) > 0) {
+				if (l != "@FIGURES@") { print l; continue }
+				while ((getline f < figures) > 0) print f
+			}
+			next }
 		{ print }' "$cover" > "$cover.new"
 	mv "$cover.new" "$cover"
 	log "wrote $(ls "$P"/[0-9]*.patch | grep -vc cover-letter) patches" \
