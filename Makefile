@@ -66,9 +66,21 @@ modules:
 	@$(CURDIR)/scripts/vhost-layout.sh $(KDIR) $(KSRC) \
 		$(CURDIR)/drivers/vhost/vhost_scsi.ko
 
+# The selftest Makefiles are the kernel tree's (include ../lib.mk, the
+# harness from -I..): the kselftest framework they expect one level up is
+# linked in from the kernel source, as tools/testing/selftests/.gitignore
+# lists.  lib.mk leaves OUTPUT to its caller below the top level.
+KSELFTEST_FRAMEWORK := lib.mk kselftest.h kselftest_harness.h kselftest
+
 selftests:
+	@set -e; for f in $(KSELFTEST_FRAMEWORK); do \
+		test -e $(KSRC)/tools/testing/selftests/$$f || \
+			{ echo "$(KSRC) has no tools/testing/selftests/$$f"; exit 1; }; \
+		ln -sfn $(KSRC)/tools/testing/selftests/$$f \
+			tools/testing/selftests/$$f; \
+	done
 	@set -e; for d in $(SELFTESTS); do \
-		$(MAKE) -C $$d KSRC=$(KSRC); \
+		$(MAKE) -C $$d OUTPUT=$(CURDIR)/$$d; \
 	done
 
 # Everything CI runs: lint, the VM tests on Debian's kernel, the runner's
