@@ -348,6 +348,7 @@ FIXTURE(fail) {
 	struct vsg_env e;
 	struct vsg_faults faults;
 	pid_t worker;
+	bool skipped;		/* setup skipped; 6.1 runs the test anyway */
 };
 
 /* The device's vhost worker: 6.1 names it vhost-<owner pid>. */
@@ -382,8 +383,10 @@ FIXTURE_SETUP(fail)
 	self->worker = 0;
 	ret = vsg_faults_apply(&self->faults, fault_settings,
 			       ARRAY_SIZE(fault_settings));
-	if (ret == 4)
+	if (ret == 4) {
+		self->skipped = true;
 		SKIP(return, "%s", self->faults.why);
+	}
 	ASSERT_EQ(0, ret) TH_LOG("%s", self->faults.why);
 	ret = vsg_env_setup(&self->e, VSG_BS_RD, 1, &o);
 	ASSERT_EQ(0, ret) TH_LOG("%s", self->e.why);
@@ -425,7 +428,7 @@ TEST_F(fail, request_path_retryable)
 	__u8 resp;
 	__u8 *buf;
 
-	if (_metadata->skip)	/* 6.1's harness runs the test after a setup SKIP */
+	if (self->skipped)
 		return;
 	buf = vsg_alloc(self->e.d, (256 << 10) + 4096, 4096);
 	ASSERT_NE(NULL, buf);
@@ -488,7 +491,7 @@ TEST_F(fail, tmf_alloc_retryable)
 	__u8 resp;
 	int fd;
 
-	if (_metadata->skip)
+	if (self->skipped)
 		return;
 	fd = vsg_fail_nth_open(self->worker);
 	ASSERT_LE(0, fd);
