@@ -13,6 +13,12 @@
  * removes cleanly at the end and every instance is given back.  A reader
  * thread reads the type attributes all the while.
  *
+ * One more worker creates and removes through mdevctl (start, stop), as
+ * an operator would, on parent 0's small type beside the sysfs worker
+ * there; its errors are the errno mdevctl reports, or what its own checks
+ * say (parent or type not there, no instance left).  Without mdevctl the
+ * test says so and runs the sysfs workers only.
+ *
  * With MDEV_FLAVOUR=stock (Debian's mdev.ko) the findings are logged but
  * do not fail the test: the verdict is about our core.
  */
@@ -20,11 +26,12 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <sys/wait.h>
 #include "mdev_util.h"
 #include "kselftest_harness.h"
 
 #define NR_PARENTS	2
-#define NR_WORKERS	4
+#define NR_WORKERS	5	/* the last one through mdevctl */
 #define MAX_LIVE	8
 
 /*
@@ -44,6 +51,7 @@ struct worker {
 	pthread_t thread;
 	int id, parent, ops_max;
 	const char *type;
+	bool mdevctl;		/* through mdevctl, not sysfs */
 	struct live live[MAX_LIVE];
 	int nr_live;
 	unsigned int seq;
@@ -51,6 +59,8 @@ struct worker {
 	int ops, created, removed, enodev, eusers, eexist, enoent;
 	int bad_errno, vanished;
 	int last_bad;
+	char msg[160];		/* mdevctl's, of the last call */
+	char last_msg[160];	/* mdevctl's, for last_bad */
 };
 
 static bool stock;
@@ -76,6 +86,109 @@ check(struct __test_metadata *_metadata, bool ok, const char *fmt, ...)
 
 #define CHECK(cond, ...) check(_metadata, !!(cond), __VA_ARGS__)
 
+/*
+ * Run mdevctl with @argv; 0 when it succeeds, else the error it reports as
+ * -errno: the os error of its sysfs write, or what its own checks found
+ * before writing (-ENODEV: no such parent or type; -EUSERS: no instance
+ * left; -EEXIST).  -EPROTO when its message says neither; @msg gets the
+ * message's last line.
+ */
+static int mdevctl(const char *const argv[], char *msg, size_t len)
+{
+	static const struct { const char *text; int err; } says[] = {
+		{ "Unable to find parent device", -ENODEV },
+		{ "is not currently registered for mdev support", -ENODEV },
+		{ "does not support mdev type", -ENODEV },
+		{ "No available instances", -EUSERS },
+		{ "already exists", -EEXIST },
+		{ "Device is not active", -ENODEV },
+		{ "No devices match", -ENODEV },
+	};
+	char out[1024] = "", *os, *nl;
+	int fds[2], status, err;
+	size_t n = 0;
+	ssize_t r;
+	pid_t pid;
+	unsigned int i;
+
+	if (pipe(fds))
+		return -errno;
+	pid = fork();
+	if (pid < 0) {
+		err = -errno;
+		close(fds[0]);
+		close(fds[1]);
+		return err;
+	}
+	if (!pid) {
+		dup2(fds[1], STDERR_FILENO);
+		dup2(fds[1], STDOUT_FILENO);
+		close(fds[0]);
+		execvp("mdevctl", (char *const *)argv);
+		_exit(127);
+	}
+	close(fds[1]);
+	while (n < sizeof(out) - 1 &&
+	       (r = read(fds[0], out + n, sizeof(out) - 1 - n)) > 0)
+		n += r;
+	out[n] = '\0';
+	close(fds[0]);
+	if (waitpid(pid, &status, 0) != pid)
+		return -ECHILD;
+	if (WIFEXITED(status) && !WEXITSTATUS(status))
+		return 0;
+	while (n && out[n - 1] == '\n')
+		out[--n] = '\0';
+	nl = strrchr(out, '\n');
+	snprintf(msg, len, "%s", nl ? nl + 1 : out);
+	os = strstr(out, "(os error ");
+	if (os && sscanf(os, "(os error %d)", &err) == 1 && err > 0)
+		return -err;
+	for (i = 0; i < ARRAY_SIZE(says); i++)
+		if (strstr(out, says[i].text))
+			return says[i].err;
+	return -EPROTO;
+}
+
+static bool have_mdevctl(void)
+{
+	const char *const argv[] = { "mdevctl", "list", NULL };
+	char msg[160];
+
+	return mdevctl(argv, msg, sizeof(msg)) == 0;
+}
+
+static int worker_create(struct worker *w, const char *uuid)
+{
+	char parent[32], type[64];
+	const char *const argv[] = {
+		"mdevctl", "start", "-u", uuid, "-p", parent, "--type", type,
+		NULL,
+	};
+
+	if (!w->mdevctl)
+		return mdev_create(w->parent, w->type, uuid);
+	snprintf(parent, sizeof(parent), "mdev_sample.%d", w->parent);
+	snprintf(type, sizeof(type), TYPE_PREFIX "%s", w->type);
+	return mdevctl(argv, w->msg, sizeof(w->msg));
+}
+
+static int worker_remove(struct worker *w, const char *uuid)
+{
+	const char *const argv[] = { "mdevctl", "stop", "-u", uuid, NULL };
+
+	if (!w->mdevctl)
+		return mdev_remove(uuid);
+	return mdevctl(argv, w->msg, sizeof(w->msg));
+}
+
+static void bad_errno(struct worker *w, int ret)
+{
+	w->bad_errno++;
+	w->last_bad = ret;
+	memcpy(w->last_msg, w->msg, sizeof(w->last_msg));
+}
+
 /* Can an unbind have removed a device created at generation @g? */
 static bool unbound_since(int parent, int g)
 {
@@ -89,7 +202,7 @@ static void do_create(struct worker *w)
 
 	make_uuid(l->uuid, 0x100 + w->id, w->seq++);
 	l->gen = atomic_load(&gen[w->parent]);
-	ret = mdev_create(w->parent, w->type, l->uuid);
+	ret = worker_create(w, l->uuid);
 	switch (ret) {
 	case 0:
 		w->created++;
@@ -108,8 +221,7 @@ static void do_create(struct worker *w)
 		w->enoent++;
 		break;
 	default:
-		w->bad_errno++;
-		w->last_bad = ret;
+		bad_errno(w, ret);
 	}
 }
 
@@ -119,7 +231,7 @@ static void do_remove(struct worker *w)
 	struct live *l = &w->live[i];
 	int ret;
 
-	ret = mdev_remove(l->uuid);
+	ret = worker_remove(w, l->uuid);
 	if (ret == 0) {
 		w->removed++;
 	} else if (ret == -ENODEV || ret == -ENOENT) {
@@ -131,8 +243,7 @@ static void do_remove(struct worker *w)
 		else
 			w->enoent++;
 	} else {
-		w->bad_errno++;
-		w->last_bad = ret;
+		bad_errno(w, ret);
 	}
 	w->live[i] = w->live[--w->nr_live];
 }
@@ -299,17 +410,21 @@ TEST_F_TIMEOUT(stress, create_remove_unbind, 3600)
 	int ops = env_int("MDEV_STRESS_OPS", 20000);
 	static const char * const types[] = { "small", "large" };
 	struct worker ws[NR_WORKERS] = {};
+	bool with_mdevctl = have_mdevctl();
 	struct unbinder u = {};
 	struct reader rd = {};
 	int i, total = 0, t, n;
 	double end;
 
+	if (!with_mdevctl)
+		TH_LOG("no mdevctl worker: mdevctl is not installed or fails");
 	atomic_store(&stop, false);
 	for (i = 0; i < NR_WORKERS; i++) {
 		ws[i].id = i;
-		ws[i].parent = i / 2;
-		ws[i].type = types[i % 2];
-		ws[i].ops_max = ops;
+		ws[i].mdevctl = i == NR_WORKERS - 1;
+		ws[i].parent = ws[i].mdevctl ? 0 : i / 2;
+		ws[i].type = types[ws[i].mdevctl ? 0 : i % 2];
+		ws[i].ops_max = ws[i].mdevctl && !with_mdevctl ? 0 : ops;
 		ws[i].seq = getpid() * 31 + i;
 		ASSERT_EQ(0, pthread_create(&ws[i].thread, NULL,
 					    worker_thread, &ws[i]));
@@ -337,13 +452,16 @@ TEST_F_TIMEOUT(stress, create_remove_unbind, 3600)
 	for (i = 0; i < NR_WORKERS; i++) {
 		struct worker *w = &ws[i];
 
-		TH_LOG("%s: parent %d %-5s ops %d created %d removed %d",
-		       mdev_flavour(), w->parent, w->type, w->ops, w->created,
+		TH_LOG("%s: parent %d %-5s%s ops %d created %d removed %d",
+		       mdev_flavour(), w->parent, w->type,
+		       w->mdevctl ? " (mdevctl)" : "", w->ops, w->created,
 		       w->removed);
 		TH_LOG("  errors: ENODEV %d EUSERS %d EEXIST %d ENOENT %d",
 		       w->enodev, w->eusers, w->eexist, w->enoent);
-		CHECK(!w->bad_errno, "%d unexpected errors, last %d (%s)",
-		      w->bad_errno, w->last_bad, strerror(-w->last_bad));
+		CHECK(!w->bad_errno, "%d unexpected errors, last %d (%s)%s%s",
+		      w->bad_errno, w->last_bad, strerror(-w->last_bad),
+		      w->mdevctl ? ": mdevctl says " : "",
+		      w->mdevctl ? w->last_msg : "");
 		CHECK(!w->vanished, "%d mdevs gone without unbind or remove",
 		      w->vanished);
 		total += w->ops;
