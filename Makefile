@@ -11,7 +11,7 @@
 #   make stress          long hot-plug storms, ours against Debian's (2 h)
 #   make bench           benchmarks, ours against Debian's in one boot (11 min)
 #   make deb             the DKMS package hotplug-kmod-dkms (out/deb/)
-#   make deb-test        install, use and remove it in VMs (20 min)
+#   make deb-test        install, use and remove it in VMs (about 50 min)
 #   make demo            boot a VM and show the drivers at work
 #   make install         install into /lib/modules/<kver>/updates + depmod
 #   make patches         the kernel patch series (out/patches/), built and checked

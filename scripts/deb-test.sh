@@ -5,7 +5,7 @@
 # cannot (it has no network: dkms and its one missing dependency, and the
 # rt kernel's headers for the "installed later" case) into out/deb/pool,
 # then run tools/testing/vm/tests/deb.sh on Debian's kernel and on 6.12.
-# Each boot builds for every kernel with headers under TCG: about 10 min.
+# Each boot builds for every kernel with headers under TCG: 20 to 30 min.
 set -euo pipefail
 root=$(realpath "$(dirname "$0")/..")
 cd "$root"
