@@ -140,12 +140,15 @@ render() {
 	# Documentation: what holds only for the out-of-tree build (Debian's
 	# kernels, this tree's scripts and test runner) sits between the rst
 	# comments ".. out-of-tree-start" and ".. out-of-tree-end", with the
-	# blank line after each, and stays out of the kernel tree.
+	# blank line after each, and stays out of the kernel tree (so does
+	# a blank line the last such block leaves at the end).
 	if [[ $kpath == *.rst ]]; then
 		awk '/^\.\. out-of-tree-start$/ { skip = 1 }
 		     !skip && !drop { print }
 		     drop { drop = 0; if ($0 != "") print }
-		     /^\.\. out-of-tree-end$/ { skip = 0; drop = 1 }'
+		     /^\.\. out-of-tree-end$/ { skip = 0; drop = 1 }' |
+		awk '/^$/ { blank++; next }
+		     { while (blank) { print ""; blank-- } print }'
 	else
 		cat
 	fi
@@ -159,6 +162,27 @@ stage() {
 	git -C "$P/base" update-index --add --cacheinfo "$mode,$blob,$kpath"
 }
 
+# A diff of the kernel's own files (Kconfig, Makefile, index entries),
+# written against 6.1: applied as it is, or, where another kernel moved
+# the lines around it, by its anchors (scripts/patches/anchor-apply.py).
+apply_diff() {
+	local msg=$1 diff=$2 tmp path
+	git -C "$P/base" apply --cached "$diff" 2>/dev/null && return
+	tmp=$(mktemp -d)
+	for path in $(sed -n 's|^+++ b/||p' "$diff"); do
+		mkdir -p "$tmp/a/$(dirname "$path")"
+		git -C "$P/base" show ":$path" > "$tmp/a/$path" ||
+			die "$msg: $(basename "$diff"): no $path in the kernel"
+	done
+	python3 "$SPEC/anchor-apply.py" "$diff" "$tmp" > "$tmp/list" ||
+		die "$msg: $(basename "$diff") does not apply"
+	while read -r path; do
+		stage "$path" "$tmp/b/$path"
+	done < "$tmp/list"
+	log "$(basename "$diff"): applied by its anchors"
+	rm -rf "$tmp"
+}
+
 # One patch: message file $1, then its items (see scripts/patches/series).
 commit_patch() {
 	local msg=$1 item src kpath tmp tree parent
@@ -167,8 +191,7 @@ commit_patch() {
 	for item in "$@"; do
 		case $item in
 		-*)	git -C "$P/base" update-index --force-remove "${item#-}" ;;
-		@*)	git -C "$P/base" apply --cached "$SPEC/${item#@}" ||
-				die "$msg: ${item#@} does not apply" ;;
+		@*)	apply_diff "$msg" "$SPEC/${item#@}" ;;
 		*)	src=${item%%=*}; kpath=${item#*=}
 			[ -f "$TOP/$src" ] || die "$msg: no file $src"
 			render "$TOP/$src" "$kpath" > "$tmp/f"
