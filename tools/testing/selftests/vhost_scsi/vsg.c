@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -379,7 +380,7 @@ static int vsg_endpoint(struct vsg_dev *d, unsigned long req,
 	memset(&t, 0, sizeof(t));
 	if (strlen(wwpn) >= sizeof(t.vhost_wwpn))
 		return -ENAMETOOLONG;
-	strcpy(t.vhost_wwpn, wwpn);
+	snprintf(t.vhost_wwpn, sizeof(t.vhost_wwpn), "%s", wwpn);
 	return vsg_ioctl(d, req, &t);
 }
 
@@ -388,7 +389,7 @@ int vsg_set_endpoint(struct vsg_dev *d, const char *wwpn)
 	int ret = vsg_endpoint(d, VHOST_SCSI_SET_ENDPOINT, wwpn);
 
 	if (!ret)
-		strcpy(d->wwpn, wwpn);
+		snprintf(d->wwpn, sizeof(d->wwpn), "%s", wwpn);
 	return ret;
 }
 
