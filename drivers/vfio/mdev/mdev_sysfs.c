@@ -186,7 +186,7 @@ static void mdev_type_node_release(struct kobject *kobj)
 	mdev_parent_state_put(ps);
 }
 
-static struct kobj_type mdev_type_ktype = {
+static const struct kobj_type mdev_type_ktype = {
 	.sysfs_ops = &mdev_type_sysfs_ops,
 	.release = mdev_type_node_release,
 	.default_groups = mdev_type_groups,
@@ -239,7 +239,7 @@ static void mdev_types_kset_release(struct kobject *kobj)
 	kfree(container_of(kobj, struct kset, kobj));
 }
 
-static struct kobj_type mdev_types_kset_ktype = {
+static const struct kobj_type mdev_types_kset_ktype = {
 	.sysfs_ops	= &kobj_sysfs_ops,
 	.release	= mdev_types_kset_release,
 };
