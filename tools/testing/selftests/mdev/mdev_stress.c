@@ -205,6 +205,10 @@ static void do_create(struct worker *w)
 	ret = worker_create(w, l->uuid);
 	switch (ret) {
 	case 0:
+		/* made, unless an unbind may have taken it since */
+		if (!mdev_dir_exists(w->parent, l->uuid) &&
+		    !unbound_since(w->parent, l->gen))
+			w->vanished++;
 		w->created++;
 		w->nr_live++;
 		break;
