@@ -426,8 +426,8 @@ TEST_F_TIMEOUT(ctl, lun_ids_under_io, 90)
 	__atomic_store_n(&stop, true, __ATOMIC_RELAXED);
 	vsg_worker_join(&w);
 	EXPECT_EQ(w.ops, w.good + w.unit_attention)
-		TH_LOG("LUN 0: cc %u bt %u il %u other %u", w.check_cond,
-		       w.bad_target, w.incorrect_lun, w.other_resp);
+		TH_LOG("LUN 0: cc %u bt %u il %u other %u; %s", w.check_cond,
+		       w.bad_target, w.incorrect_lun, w.other_resp, w.odd);
 	EXPECT_EQ(0, w.timeouts);
 	EXPECT_EQ(0, w.errors);
 	EXPECT_EQ(0, w.mismatches);

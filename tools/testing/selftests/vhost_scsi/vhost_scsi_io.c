@@ -358,9 +358,9 @@ static void check_worker(struct __test_metadata *_metadata,
 			 struct vsg_worker *w)
 {
 	EXPECT_EQ(w->ops, w->good)
-		TH_LOG("ua %u cc %u bt %u il %u other %u", w->unit_attention,
-		       w->check_cond,
-		       w->bad_target, w->incorrect_lun, w->other_resp);
+		TH_LOG("ua %u cc %u bt %u il %u other %u; %s", w->unit_attention,
+		       w->check_cond, w->bad_target, w->incorrect_lun,
+		       w->other_resp, w->odd);
 	EXPECT_EQ(0, w->timeouts);
 	EXPECT_EQ(0, w->errors);
 	EXPECT_EQ(0, w->mismatches);

@@ -121,8 +121,9 @@ TEST_F_TIMEOUT(race, io_vs_lun_unlink_relink, 100)
 	check_exactly_once(_metadata, &self->e, w, 3);
 	/* REPORTED LUNS DATA HAS CHANGED is fine, anything else is not */
 	EXPECT_EQ(w[2].ops, w[2].good + w[2].unit_attention)
-		TH_LOG("LUN 0 disturbed: cc %u other %u", w[2].check_cond,
-		       w[2].other_resp + w[2].bad_target + w[2].incorrect_lun);
+		TH_LOG("LUN 0 disturbed: cc %u other %u; %s", w[2].check_cond,
+		       w[2].other_resp + w[2].bad_target + w[2].incorrect_lun,
+		       w[2].odd);
 	EXPECT_EQ(0, w[0].other_resp + w[1].other_resp)
 		TH_LOG("LUN 1 answers other than CHECK CONDITION/BAD_TARGET");
 	EXPECT_TRUE(removed == cycles || missed)
@@ -212,9 +213,9 @@ TEST_F_TIMEOUT(race, io_vs_clear_endpoint, 100)
 	check_exactly_once(_metadata, &self->e, w, NR_Q);
 	for (i = 0; i < NR_Q; i++) {
 		EXPECT_EQ(w[i].ops, w[i].good + w[i].unit_attention)
-			TH_LOG("worker %u: cc %u bt %u il %u other %u", i,
+			TH_LOG("worker %u: cc %u bt %u il %u other %u; %s", i,
 			       w[i].check_cond, w[i].bad_target,
-			       w[i].incorrect_lun, w[i].other_resp);
+			       w[i].incorrect_lun, w[i].other_resp, w[i].odd);
 	}
 	TH_LOG("%u rounds, ops %u + %u", round, w[0].ops, w[1].ops);
 }

@@ -429,9 +429,9 @@ static void workers_check(struct __test_metadata *_metadata,
 		if (w->lun)	/* LUN 1: also missing, or aborted by a TMF */
 			continue;
 		EXPECT_EQ(w->ops, w->good + w->unit_attention)
-			TH_LOG("LUN 0, queue %u: cc %u bt %u il %u other %u",
+			TH_LOG("LUN 0, queue %u: cc %u bt %u il %u other %u; %s",
 			       q, w->check_cond, w->bad_target,
-			       w->incorrect_lun, w->other_resp);
+			       w->incorrect_lun, w->other_resp, w->odd);
 	}
 }
 

@@ -96,6 +96,16 @@ int vsg_sense_asc(const struct vsg_scsi_res *res)
 	return res->sense_len > 12 ? res->sense[12] : -1;
 }
 
+/* Additional sense code qualifier, or -1. */
+int vsg_sense_ascq(const struct vsg_scsi_res *res)
+{
+	if (res->sense_len < 4)
+		return -1;
+	if ((res->sense[0] & 0x7f) >= 0x72)
+		return res->sense[3];
+	return res->sense_len > 13 ? res->sense[13] : -1;
+}
+
 /* Sense key of fixed or descriptor format sense, or -1. */
 int vsg_sense_key(const struct vsg_scsi_res *res)
 {
@@ -106,16 +116,32 @@ int vsg_sense_key(const struct vsg_scsi_res *res)
 	return res->sense[2] & 0xf;
 }
 
+/* Keep what the first unexpected answer was, for the test's log. */
+static void vsg_worker_odd(struct vsg_worker *w, const struct vsg_scsi_res *r)
+{
+	if (w->odd[0])
+		return;
+	snprintf(w->odd, sizeof(w->odd),
+		 "first: response %u status 0x%02x key %d asc 0x%02x ascq 0x%02x",
+		 r->response, r->status, vsg_sense_key(r),
+		 vsg_sense_asc(r) & 0xff, vsg_sense_ascq(r) & 0xff);
+}
+
 static void vsg_worker_count(struct vsg_worker *w, struct vsg_cmd *c,
 			     struct vsg_scsi_res *r)
 {
 	if (c->completions != 1)
 		w->multi_complete++;
-	if (r->response == VIRTIO_SCSI_S_OK && r->status == SAM_STAT_GOOD)
+	if (r->response == VIRTIO_SCSI_S_OK && r->status == SAM_STAT_GOOD) {
 		w->good++;
-	else if (r->response == VIRTIO_SCSI_S_OK && vsg_sense_key(r) == 6)
+		return;
+	}
+	if (r->response == VIRTIO_SCSI_S_OK && vsg_sense_key(r) == 6) {
 		w->unit_attention++;
-	else if (r->response == VIRTIO_SCSI_S_OK)
+		return;
+	}
+	vsg_worker_odd(w, r);
+	if (r->response == VIRTIO_SCSI_S_OK)
 		w->check_cond++;
 	else if (r->response == VIRTIO_SCSI_S_BAD_TARGET)
 		w->bad_target++;

@@ -33,6 +33,7 @@ void vsg_env_teardown(struct vsg_env *e);
 void vsg_fill(void *buf, size_t len, __u64 seed);
 long vsg_check(const void *buf, size_t len, __u64 seed);
 int vsg_sense_asc(const struct vsg_scsi_res *res);
+int vsg_sense_ascq(const struct vsg_scsi_res *res);
 int vsg_sense_key(const struct vsg_scsi_res *res);
 
 /* An I/O thread: write+read-verify loops bounded by time and count. */
@@ -60,6 +61,7 @@ struct vsg_worker {
 	unsigned int errors;		/* submit errors */
 	unsigned int mismatches;
 	unsigned int multi_complete;	/* cmd completions != 1 */
+	char odd[80];		/* the first answer neither GOOD nor UA */
 };
 
 /* A TMF response saying the function completed (virtio spec 5.6.6.2). */
