@@ -59,6 +59,7 @@ struct storm {
 	unsigned int lun_cycles, far_links, tmfs, tmf_busy, tmf_rejected;
 	unsigned int ep_cycles;
 	unsigned int reopens, closed_inflight, attr_writes;
+	unsigned int lun0_ua, lun0_busy;
 };
 
 static bool storm_over(struct storm *s)
@@ -433,11 +434,15 @@ static void workers_check(struct __test_metadata *_metadata,
 		EXPECT_EQ(0, st.inflight) TH_LOG("queue %u", q);
 		if (w->lun)	/* LUN 1: also missing, or aborted by a TMF */
 			continue;
-		EXPECT_EQ(w->ops, w->good + w->unit_attention)
+		EXPECT_EQ(w->ops, w->good + w->unit_attention + w->busy)
 			TH_LOG("LUN 0, queue %u: cc %u bt %u il %u other %u; %s",
 			       q, w->check_cond, w->bad_target,
 			       w->incorrect_lun, w->other_resp, w->odd);
+		s->lun0_busy += w->busy;
+		s->lun0_ua += w->unit_attention;
 	}
+	/* BUSY only where a unit attention went to a concurrent command */
+	EXPECT_LE(s->lun0_busy, s->lun0_ua);
 }
 
 TEST_F_TIMEOUT(storm, everything_at_once, 3600)
@@ -494,6 +499,7 @@ TEST_F_TIMEOUT(storm, everything_at_once, 3600)
 	printf(" closed_inflight=%u attr_writes=%u max_op_ms=%llu",
 	       s->closed_inflight, s->attr_writes,
 	       (unsigned long long)s->max_op_ms);
+	printf(" lun0_ua=%u lun0_busy=%u", s->lun0_ua, s->lun0_busy);
 	printf(" slowest=\"%s\" failures=%u\n", s->slowest, s->failures);
 	fflush(stdout);		/* the harness ends the test with _exit() */
 }

@@ -127,6 +127,13 @@ static void vsg_worker_odd(struct vsg_worker *w, const struct vsg_scsi_res *r)
 		 vsg_sense_asc(r) & 0xff, vsg_sense_ascq(r) & 0xff);
 }
 
+/*
+ * BUSY without sense is what LIO answers a command that found a unit
+ * attention pending when a concurrent command of the same nexus and LUN
+ * took that unit attention first (translate_sense_reason()).  A guest
+ * retries it; a test with several workers on a LUN that gets unit
+ * attentions may see it, but never more often than the unit attentions.
+ */
 static void vsg_worker_count(struct vsg_worker *w, struct vsg_cmd *c,
 			     struct vsg_scsi_res *r)
 {
@@ -138,6 +145,11 @@ static void vsg_worker_count(struct vsg_worker *w, struct vsg_cmd *c,
 	}
 	if (r->response == VIRTIO_SCSI_S_OK && vsg_sense_key(r) == 6) {
 		w->unit_attention++;
+		return;
+	}
+	if (r->response == VIRTIO_SCSI_S_OK && r->status == SAM_STAT_BUSY &&
+	    !r->sense_len) {
+		w->busy++;
 		return;
 	}
 	vsg_worker_odd(w, r);

@@ -17,6 +17,7 @@
 
 #define SAM_STAT_GOOD		0x00
 #define SAM_STAT_CHECK_CONDITION 0x02
+#define SAM_STAT_BUSY		0x08
 
 struct vsg_env {
 	struct vsg_target t;
@@ -54,6 +55,7 @@ struct vsg_worker {
 	unsigned int good;
 	unsigned int check_cond;	/* other than unit attention */
 	unsigned int unit_attention;
+	unsigned int busy;		/* status BUSY: see vsg_worker_count() */
 	unsigned int bad_target;
 	unsigned int incorrect_lun;
 	unsigned int other_resp;
