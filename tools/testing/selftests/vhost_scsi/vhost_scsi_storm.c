@@ -18,8 +18,10 @@
  * more (default 45) until it has.  The first line says the bounds.
  *
  * Checked: every command is answered exactly once; what LUN 0 and LUN 1
- * answered GOOD to a write reads back; LUN 0 never answers as missing; a
- * LUN is there once its link returns and gone once its unlink returns;
+ * answered GOOD to a write reads back; LUN 0 answers only GOOD, a unit
+ * attention, or LIO's BUSY when a concurrent command took the unit
+ * attention (never more BUSY than unit attentions); a LUN is there once
+ * its link returns and gone once its unlink returns;
  * every TMF gets a TMF answer; every ioctl, configfs write and close
  * returns within STORM_BOUND_MS.  The run ends with one "# storm:" line
  * of counts (key=value) for make stress.
