@@ -61,7 +61,11 @@ bool vsg_has_feature(struct vsg_dev *d, unsigned int bit)
 	return !!(d->features & (1ULL << bit));
 }
 
-/* Bump allocator: the arena is never freed piecemeal, only with the dev. */
+/*
+ * Bump allocator: the arena is never freed piecemeal, only with the dev,
+ * so what it hands out is zero (a fresh anonymous mapping) and untouched:
+ * no memset, which would also fault in a lazy arena's pages.
+ */
 void *vsg_alloc(struct vsg_dev *d, size_t size, size_t align)
 {
 	size_t off;
@@ -76,8 +80,6 @@ void *vsg_alloc(struct vsg_dev *d, size_t size, size_t align)
 		d->used = off + size;
 	}
 	pthread_mutex_unlock(&d->arena_lock);
-	if (p)
-		memset(p, 0, size);
 	return p;
 }
 
@@ -292,7 +294,8 @@ static int vsg_open_dev(struct vsg_dev *d, const struct vsg_opts *o)
 		return ret;
 	d->size = o->arena ? (o->arena + 4095) & ~4095UL : 16UL << 20;
 	d->base = mmap(NULL, d->size, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+		       MAP_PRIVATE | MAP_ANONYMOUS |
+		       (o->lazy ? 0 : MAP_POPULATE), -1, 0);
 	if (d->base == MAP_FAILED) {
 		d->base = NULL;
 		return -ENOMEM;

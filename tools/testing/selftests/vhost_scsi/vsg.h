@@ -134,6 +134,7 @@ struct vsg_opts {
 	unsigned int pool;	/* commands per queue, default min(qsize, 256) */
 	__u64 features;		/* 0: VERSION_1 | INDIRECT_DESC | EVENT_IDX */
 	size_t arena;		/* bytes of guest memory, default 16 MiB */
+	bool lazy;		/* arena faulted in when touched, not at open */
 	bool no_err_fd;		/* do not install vring error eventfds */
 };
 
