@@ -8,10 +8,13 @@
  * Seeded and reproducible.  The first line says the bounds and the seed;
  * VSG_FUZZ_SEED=<n> replays a run, VSG_FUZZ_BATCH=<k> only its batch k,
  * VSG_FUZZ_BATCHES=<n> and VSG_FUZZ_SECONDS=<s> change its length.  A
- * failure names its seed and batch; such a pair goes into
+ * batch is a device with random features and a memory table of its own,
+ * on which up to VSG_FUZZ_ROUNDS (default 16) rounds of chains run; in a
+ * structural batch, a round that stopped a queue is the last.  A failure
+ * names its seed, batch and rounds; such a line goes into
  * fuzz.regressions, which fuzz.regressions replays on every run.
  *
- * Whatever the input, after every batch:
+ * Whatever the input, after every round:
  *  - every used entry names a chain in flight, once, and a direct chain's
  *    used length is no more than its device-writable bytes;
  *  - every chain is answered within FZ_ANSWER_MS (event buffers need
@@ -43,7 +46,9 @@
 
 #define FZ_BATCHES	150	/* default run: batches ... */
 #define FZ_SECONDS	60	/* ... or seconds, whichever ends first */
-#define FZ_CHAINS	24	/* chains per batch, at most */
+#define FZ_ROUNDS	16	/* rounds of chains per batch and device */
+#define FZ_CHAINS	48	/* chains per round, at most */
+#define FZ_FLAP		16	/* one round in FZ_FLAP flaps LUN 1 */
 #define FZ_SEGS		12	/* segments per chain, at most (plus more) */
 #define FZ_SCRATCH	0x1400000UL	/* device-accessible scratch, 20 MiB */
 #define FZ_ARENA	(48UL << 20)	/* guest memory */
@@ -92,11 +97,12 @@ static void fz_bytes(struct fz_rng *r, void *p, size_t len)
 
 /* Figures over the whole run. */
 struct fz_stats {
-	unsigned int batches, chains, answered, vq_errors, wedged, busy;
+	unsigned int batches, rounds, chains, answered, vq_errors, wedged;
+	unsigned int busy;
 	unsigned int resp[256];		/* virtio response codes */
 };
 
-/* One batch's device and what was submitted on it. */
+/* One batch's device, and what its current round submitted on it. */
 struct fz_batch {
 	struct vsg_dev *d;
 	/*
@@ -696,18 +702,72 @@ static __u64 fz_features(struct fz_rng *r)
 }
 
 /*
+ * One round of chains on the batch's device, then the checks: 0, or -1
+ * with b->what set.  The round's answered chains go back to their queues;
+ * event buffers may stay in flight.
+ */
+static int fz_round(struct fz_rng *r, struct fz_batch *b,
+		    struct vsg_target *t, unsigned int batch,
+		    struct fz_stats *st)
+{
+	unsigned int i, nr = 1 + fz_below(r, FZ_CHAINS);
+	/* one round in FZ_FLAP flaps LUN 1 after one of its chains */
+	unsigned int flap = fz_one_in(r, FZ_FLAP) ? fz_below(r, nr) : nr;
+	int ret;
+
+	b->nr = 0;
+	for (i = 0; i < nr; i++) {
+		fz_chain(r, b, st);
+		if (i == flap && t->linked[1]) {
+			vsg_lun_unlink(t, 1);
+			vsg_lun_link(t, 1);
+		}
+	}
+	fz_kick_all(b->d);
+	ret = fz_settle(b, VSG_VQ_IO, st);
+	if (!ret)
+		ret = fz_settle(b, VSG_VQ_CTL, st);
+	/* event buffers need not be answered: take the signalled ones */
+	vsg_vq_await(&b->d->vqs[VSG_VQ_EVT], vsg_now_ms());
+	if (!ret)
+		ret = fz_check_answers(b, st);
+	if (!ret)
+		ret = fz_check_clean(b, batch);
+	if (!ret)
+		ret = fz_check_ctl(b);
+	for (i = 0; i < b->nr; i++)
+		vsg_cmd_put(b->c[i]);	/* a chain in flight stays */
+	st->rounds++;
+	return ret;
+}
+
+/* A structural round may have stopped a queue: no round after it. */
+static bool fz_stopped(struct fz_batch *b)
+{
+	unsigned int q;
+
+	for (q = 0; b->structural && q < b->d->nr_vqs; q++)
+		if (vsg_vq_errors(&b->d->vqs[q]) > b->err0[q])
+			return true;
+	return false;
+}
+
+/*
  * One batch on a device of its own: 0, or -1 with @what set.  @t is the
- * target; LUN 1 is unlinked and linked again in some batches, so events
- * reach the fuzzed event buffers.
+ * target; LUN 1 is unlinked and linked again in some rounds, so events
+ * reach the fuzzed event buffers.  Up to @rounds rounds share the device:
+ * its setup and close cost more than a round.
  */
 static int fz_batch(struct vsg_target *t, __u64 seed, unsigned int batch,
-		    struct fz_stats *st, char *what, size_t len)
+		    unsigned int rounds, struct fz_stats *st, char *what,
+		    size_t len)
 {
+	/* a batch touches little of its arena: populating it took a third */
 	struct vsg_opts o = { .nr_io = FZ_NR_IO, .qsize = 64,
-			      .arena = FZ_ARENA };
+			      .arena = FZ_ARENA, .lazy = true };
 	struct fz_batch b = { 0 };
+	unsigned int q, round;
 	struct fz_rng r;
-	unsigned int i, q, nr;
 	__u64 t0;
 	int ret;
 
@@ -731,30 +791,12 @@ static int fz_batch(struct vsg_target *t, __u64 seed, unsigned int batch,
 	}
 	for (q = 0; q < b.d->nr_vqs; q++)
 		b.err0[q] = vsg_vq_errors(&b.d->vqs[q]);
-	nr = 1 + fz_below(&r, FZ_CHAINS);
-	for (i = 0; i < nr; i++) {
-		fz_chain(&r, &b, st);
-		if (fz_one_in(&r, 40) && t->linked[1]) {
-			vsg_lun_unlink(t, 1);
-			vsg_lun_link(t, 1);
-		}
-	}
-	fz_kick_all(b.d);
-	ret = fz_settle(&b, VSG_VQ_IO, st);
-	if (!ret)
-		ret = fz_settle(&b, VSG_VQ_CTL, st);
-	/* event buffers need not be answered: take the signalled ones */
-	vsg_vq_await(&b.d->vqs[VSG_VQ_EVT], vsg_now_ms());
-	if (!ret)
-		ret = fz_check_answers(&b, st);
-	if (!ret)
-		ret = fz_check_clean(&b, batch);
-	if (!ret)
-		ret = fz_check_ctl(&b);
+	for (round = 0; round < rounds && !ret && !fz_stopped(&b); round++)
+		ret = fz_round(&r, &b, t, batch, st);
 	for (q = 0; q < b.d->nr_vqs; q++)
 		st->vq_errors += vsg_vq_errors(&b.d->vqs[q]) > b.err0[q];
 	if (ret)
-		snprintf(what, len, "%s", b.what);
+		snprintf(what, len, "round %u: %s", round - 1, b.what);
 	t0 = vsg_now_ms();
 	vsg_close(b.d);
 	if (!ret && vsg_now_ms() - t0 > FZ_CLOSE_MS) {
@@ -801,8 +843,9 @@ FIXTURE_TEARDOWN(fuzz)
 
 static void fz_report(struct __test_metadata *_metadata, struct fz_stats *st)
 {
-	TH_LOG("%u batches, %u chains, %u answered, %u queues with vq errors (%u stopped)",
-	       st->batches, st->chains, st->answered, st->vq_errors,
+	TH_LOG("%u batches, %u chains, %u answered, in %u rounds",
+	       st->batches, st->chains, st->answered, st->rounds);
+	TH_LOG("%u queues with vq errors (%u stopped)", st->vq_errors,
 	       st->wedged);
 	TH_LOG("responses: OK %u, OVERRUN %u, ABORTED %u, BAD_TARGET %u, RESET %u, BUSY %u",
 	       st->resp[VIRTIO_SCSI_S_OK], st->resp[VIRTIO_SCSI_S_OVERRUN],
@@ -822,17 +865,19 @@ TEST_F_TIMEOUT(fuzz, chains, 3600)
 	__u64 seed = fz_env("VSG_FUZZ_SEED", getpid() ^ vsg_now_ms());
 	unsigned int batches = fz_env("VSG_FUZZ_BATCHES", FZ_BATCHES);
 	unsigned int secs = fz_env("VSG_FUZZ_SECONDS", FZ_SECONDS);
+	unsigned int rounds = fz_env("VSG_FUZZ_ROUNDS", FZ_ROUNDS);
 	unsigned int only = fz_env("VSG_FUZZ_BATCH", ~0U), k;
 	__u64 end = vsg_now_ms() + secs * 1000ULL;
 	char what[512];
 
-	TH_LOG("seed %llu: up to %u batches of up to %u chains, %u s at most",
-	       (unsigned long long)seed, batches, FZ_CHAINS, secs);
+	TH_LOG("seed %llu: up to %u batches of up to %u rounds of up to %u chains, %u s at most",
+	       (unsigned long long)seed, batches, rounds, FZ_CHAINS, secs);
 	for (k = only == ~0U ? 0 : only; k < batches || k == only; k++) {
-		if (fz_batch(&self->t, seed, k, &self->st, what, sizeof(what))) {
+		if (fz_batch(&self->t, seed, k, rounds, &self->st, what,
+			     sizeof(what))) {
 			fz_report(_metadata, &self->st);
-			TH_LOG("replay: VSG_FUZZ_SEED=%llu VSG_FUZZ_BATCH=%u",
-			       (unsigned long long)seed, k);
+			TH_LOG("replay: VSG_FUZZ_SEED=%llu VSG_FUZZ_BATCH=%u VSG_FUZZ_ROUNDS=%u",
+			       (unsigned long long)seed, k, rounds);
 			ASSERT_TRUE(false)
 				TH_LOG("seed %llu batch %u: %s",
 				       (unsigned long long)seed, k, what);
@@ -848,8 +893,8 @@ TEST_F_TIMEOUT(fuzz, chains, 3600)
 TEST_F_TIMEOUT(fuzz, regressions, 120)
 {
 	char path[512], line[128], what[512];
+	unsigned int batch, rounds, n = 0;
 	unsigned long long seed;
-	unsigned int batch, n = 0;
 	ssize_t len;
 	FILE *f;
 
@@ -862,12 +907,14 @@ TEST_F_TIMEOUT(fuzz, regressions, 120)
 	f = fopen(path, "r");
 	ASSERT_NE(NULL, f) TH_LOG("%s: %s", path, strerror(errno));
 	while (fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "%llu %u", &seed, &batch) != 2)
+		rounds = FZ_ROUNDS;
+		if (sscanf(line, "%llu %u %u", &seed, &batch, &rounds) < 2)
 			continue;
 		n++;
-		EXPECT_EQ(0, fz_batch(&self->t, seed, batch, &self->st, what,
-				      sizeof(what)))
-			TH_LOG("seed %llu batch %u: %s", seed, batch, what);
+		EXPECT_EQ(0, fz_batch(&self->t, seed, batch, rounds, &self->st,
+				      what, sizeof(what)))
+			TH_LOG("seed %llu batch %u rounds %u: %s", seed, batch,
+			       rounds, what);
 	}
 	fclose(f);
 	TH_LOG("%u regressions replayed", n);
