@@ -88,10 +88,10 @@ check(struct __test_metadata *_metadata, bool ok, const char *fmt, ...)
 
 /*
  * Run mdevctl with @argv; 0 when it succeeds, else the error it reports as
- * -errno: the os error of its sysfs write, or what its own checks found
- * before writing (-ENODEV: no such parent or type; -EUSERS: no instance
- * left; -EEXIST).  -EPROTO when its message says neither; @msg gets the
- * message's last line.
+ * -errno: the os error of its sysfs write (EACCES as ENOENT, see below),
+ * or what its own checks found before writing (-ENODEV: no such parent or
+ * type; -EUSERS: no instance left; -EEXIST).  -EPROTO when its message
+ * says neither; @msg gets the message's last line.
  */
 static int mdevctl(const char *const argv[], char *msg, size_t len)
 {
@@ -142,8 +142,16 @@ static int mdevctl(const char *const argv[], char *msg, size_t len)
 	nl = strrchr(out, '\n');
 	snprintf(msg, len, "%s", nl ? nl + 1 : out);
 	os = strstr(out, "(os error ");
+	/*
+	 * mdevctl writes an attribute with Rust's fs::write(), which opens
+	 * it O_CREAT: where the name is missing from a sysfs directory that
+	 * is still there (an unbind removing the type's files, or a device's)
+	 * vfs_create() fails with EACCES, since kernfs directories cannot
+	 * create; an open() without O_CREAT, as the sysfs workers do, says
+	 * ENOENT.  Seen once on the rt kernel in 422 mdevctl calls.
+	 */
 	if (os && sscanf(os, "(os error %d)", &err) == 1 && err > 0)
-		return -err;
+		return err == EACCES ? -ENOENT : -err;
 	for (i = 0; i < ARRAY_SIZE(says); i++)
 		if (strstr(out, says[i].text))
 			return says[i].err;
