@@ -100,10 +100,11 @@ mutants: all
 	@$(CURDIR)/tools/testing/mutants/run '$(MUTANTS)'
 
 # Not part of check: the long runs of issue 13, ours against Debian's
-# modules; STRESS=short for a quick try.  Writes the table of
-# Documentation/admin-guide/hotplug-stress.rst.
+# modules; STRESS=short for a quick try; STRESS_BOOTS="ours real" for
+# some of the boots only (a full run in parts; see the script).  Writes
+# the table of Documentation/admin-guide/hotplug-stress.rst.
 stress: all
-	@$(CURDIR)/tools/testing/stress/run $(or $(STRESS),full)
+	@$(CURDIR)/tools/testing/stress/run $(or $(STRESS),full) $(STRESS_BOOTS)
 
 # Not part of check (check runs its smoke mode): ours against Debian's
 # vhost_scsi and mdev in one boot; BENCH=smoke for a quick try,

@@ -124,7 +124,12 @@ def stress_items(tree):
         return []
     with open(path) as f:
         text = f.read()
-    head = re.search(r"^Run of (\S+), mode ``(\w+)``", text, re.M)
+    # "Mode ``full``, N s in all, run on DATES; the boots:" (a run made
+    # in parts), or the older "Run of DATE, mode ``full``, ..."
+    head = re.search(r"^Mode ``(?P<mode>\w+)``, \d+ s in all, "
+                     r"run on (?P<when>[^;]+);", text, re.M) or \
+        re.search(r"^Run of (?P<when>\S+), mode ``(?P<mode>\w+)``", text,
+                  re.M)
     rows = re.findall(r"^   \* - (\S+)\n     - (\S+)\n     - (.+)\n"
                       r"     - (\S+)\n     - (\S+)$", text, re.M)
     rows = rows[1:]	# the header
@@ -132,7 +137,7 @@ def stress_items(tree):
     base = [r for r in rows if r[2] != "ours"]
     if not head or not rows:
         return []
-    when, mode = head.groups()
+    when, mode = head["when"], head["mode"]
     clean = all(r[3] == "PASS" and r[4] == "0" for r in ours)
     short = "" if mode == "full" else \
         " in the short mode, a fiftieth of the bounds"
