@@ -86,34 +86,39 @@ long vsg_check(const void *buf, size_t len, __u64 seed)
 	return -1;
 }
 
-/* Additional sense code of fixed or descriptor format sense, or -1. */
-int vsg_sense_asc(const struct vsg_scsi_res *res)
+/*
+ * The sense byte at @desc in descriptor format, or at @fixed in fixed
+ * format; -1 when the sense is shorter than either needs.
+ */
+static int vsg_sense_byte(const struct vsg_scsi_res *res, unsigned int desc,
+			  unsigned int fixed)
 {
+	unsigned int at;
+
 	if (res->sense_len < 3)
 		return -1;
-	if ((res->sense[0] & 0x7f) >= 0x72)
-		return res->sense[2];
-	return res->sense_len > 12 ? res->sense[12] : -1;
+	at = (res->sense[0] & 0x7f) >= 0x72 ? desc : fixed;
+	return res->sense_len > at ? res->sense[at] : -1;
+}
+
+/* Additional sense code, or -1. */
+int vsg_sense_asc(const struct vsg_scsi_res *res)
+{
+	return vsg_sense_byte(res, 2, 12);
 }
 
 /* Additional sense code qualifier, or -1. */
 int vsg_sense_ascq(const struct vsg_scsi_res *res)
 {
-	if (res->sense_len < 4)
-		return -1;
-	if ((res->sense[0] & 0x7f) >= 0x72)
-		return res->sense[3];
-	return res->sense_len > 13 ? res->sense[13] : -1;
+	return vsg_sense_byte(res, 3, 13);
 }
 
-/* Sense key of fixed or descriptor format sense, or -1. */
+/* Sense key, or -1. */
 int vsg_sense_key(const struct vsg_scsi_res *res)
 {
-	if (res->sense_len < 3)
-		return -1;
-	if ((res->sense[0] & 0x7f) >= 0x72)
-		return res->sense[1] & 0xf;
-	return res->sense[2] & 0xf;
+	int b = vsg_sense_byte(res, 1, 2);
+
+	return b < 0 ? b : b & 0xf;
 }
 
 /* Keep what the first unexpected answer was, for the test's log. */
