@@ -7,7 +7,8 @@
  *
  * Seeded and reproducible.  The first line says the bounds and the seed;
  * VSG_FUZZ_SEED=<n> replays a run, VSG_FUZZ_BATCH=<k> only its batch k,
- * VSG_FUZZ_BATCHES=<n> and VSG_FUZZ_SECONDS=<s> change its length.  A
+ * VSG_FUZZ_BATCHES=<n>, VSG_FUZZ_SECONDS=<s> and VSG_FUZZ_CHAINS=<n> (stop
+ * after the batch that reaches n chains) change its length.  A
  * batch is a device with random features and a memory table of its own,
  * on which up to VSG_FUZZ_ROUNDS (default 16) rounds of chains run; in a
  * structural batch, a round that stopped a queue is the last.  A failure
@@ -866,12 +867,14 @@ TEST_F_TIMEOUT(fuzz, chains, 3600)
 	unsigned int batches = fz_env("VSG_FUZZ_BATCHES", FZ_BATCHES);
 	unsigned int secs = fz_env("VSG_FUZZ_SECONDS", FZ_SECONDS);
 	unsigned int rounds = fz_env("VSG_FUZZ_ROUNDS", FZ_ROUNDS);
+	unsigned int chains = fz_env("VSG_FUZZ_CHAINS", ~0U);
 	unsigned int only = fz_env("VSG_FUZZ_BATCH", ~0U), k;
 	__u64 end = vsg_now_ms() + secs * 1000ULL;
 	char what[512];
 
-	TH_LOG("seed %llu: up to %u batches of up to %u rounds of up to %u chains, %u s at most",
-	       (unsigned long long)seed, batches, rounds, FZ_CHAINS, secs);
+	TH_LOG("seed %llu: up to %u batches of up to %u rounds of up to %u chains, %u chains and %u s at most",
+	       (unsigned long long)seed, batches, rounds, FZ_CHAINS, chains,
+	       secs);
 	for (k = only == ~0U ? 0 : only; k < batches || k == only; k++) {
 		if (fz_batch(&self->t, seed, k, rounds, &self->st, what,
 			     sizeof(what))) {
@@ -882,7 +885,8 @@ TEST_F_TIMEOUT(fuzz, chains, 3600)
 				TH_LOG("seed %llu batch %u: %s",
 				       (unsigned long long)seed, k, what);
 		}
-		if (k == only || vsg_now_ms() >= end)
+		if (k == only || vsg_now_ms() >= end ||
+		    self->st.chains >= chains)
 			break;
 	}
 	fz_report(_metadata, &self->st);
