@@ -17,13 +17,24 @@
 #endif
 
 /*
+ * The type of the mdev bus.  6.1's driver core keeps its private data in
+ * it (->p, see below), so there it cannot be const; later kernels take
+ * every struct bus_type const.
+ */
+#ifdef HP_HAVE_BUS_TYPE_P
+#define MDEV_BUS_TYPE struct bus_type
+#else
+#define MDEV_BUS_TYPE const struct bus_type
+#endif
+
+/*
  * Has the driver core let go of @bus's memory after bus_unregister()?
  * 6.1 keeps its private data at @bus->p, and the kobject release that
  * frees it ends by clearing @bus->p: a write to our module's memory,
  * maybe long after bus_unregister() (CONFIG_DEBUG_KOBJECT_RELEASE).
  * Later kernels (6.12) keep nothing of theirs in struct bus_type.
  */
-static inline bool mdev_bus_released(struct bus_type *bus)
+static inline bool mdev_bus_released(const struct bus_type *bus)
 {
 #ifdef HP_HAVE_BUS_TYPE_P
 	return !READ_ONCE(bus->p);

@@ -48,7 +48,7 @@ static int mdev_bus_match(struct device *dev,
  * device lock while it waits for creates in flight, and those attach
  * drivers.
  */
-struct bus_type mdev_bus_type = {
+MDEV_BUS_TYPE mdev_bus_type = {
 	.name = "mdev",
 	.probe = mdev_bus_probe,
 	.remove = mdev_bus_remove,

@@ -153,7 +153,7 @@ static inline void mdev_parent_assert_active(struct mdev_parent_state *ps)
 #endif
 }
 
-extern struct bus_type mdev_bus_type;
+extern MDEV_BUS_TYPE mdev_bus_type;
 extern const struct attribute_group *mdev_device_groups[];
 
 bool mdev_parent_tryget(struct mdev_parent_state *ps);
