@@ -367,7 +367,7 @@ build_patch() {
 CHECKPATCH_EXPECTED='FILE_PATH_CHANGES|UNKNOWN_COMMIT_ID'
 checkpatch() {
 	local patch=$1 types other
-	types=$(cd "$P/verify" && perl scripts/checkpatch.pl --strict \
+	types=$(cd "$P/verify" && PATH=$DEBIAN_PATH perl scripts/checkpatch.pl --strict \
 		--terse --no-summary --show-types "$patch" 2>&1 |
 		sed -n 's/.*: \(ERROR\|WARNING\|CHECK\):\([A-Z0-9_]*\):.*/\2/p' |
 		sort | uniq -c | awk '{printf "%s%s x%s", s, $2, $1; s=", "}') ||
@@ -393,9 +393,26 @@ internal_refs() {
 	if [ "$n" = 0 ]; then echo none; else echo "$n lines"; fi
 }
 
+# checkpatch checks every SPDX line with scripts/spdxcheck.py, which
+# needs Debian's python3-ply and python3-git; without them it fails on
+# stderr only, and checkpatch takes every license as valid.  Debian's
+# python3 goes first (a python of one's own may lack both), and a bogus
+# license must be refused before any patch counts as checked.
+DEBIAN_PATH=/usr/bin:$PATH
+spdxcheck_works() {
+	local out
+	out=$(cd "$P/verify" &&
+		echo 'SPDX-License-Identifier: GPL-2.0-bogus' |
+		PATH=$DEBIAN_PATH scripts/spdxcheck.py - 2>&1) || true
+	[[ $out == *"Invalid License ID: GPL-2.0-bogus"* ]] ||
+		die "checkpatch's SPDX check does not work (python3-ply," \
+			"python3-git; run scripts/setup.sh): $out"
+}
+
 verify() {
 	local patch n name b c r fails=0
 	prepare_verify
+	spdxcheck_works
 	: > "$P/report"
 	for patch in "$P"/[0-9]*.patch; do
 		name=$(basename "$patch" .patch)

@@ -11,8 +11,9 @@ PKGS=(
 	# build
 	make gcc bc bison flex libelf-dev libssl-dev xz-utils perl python3 kmod
 	linux-headers-amd64 linux-source-6.1 sparse
-	# make patches: unifdef for the compat #ifdefs, ply for checkpatch's SPDX check
-	unifdef python3-ply
+	# make patches: unifdef for the compat #ifdefs, ply and git for
+	# checkpatch's SPDX check (scripts/spdxcheck.py)
+	unifdef python3-ply python3-git
 	# pahole: vhost's private layouts against vhost.ko (vhost-layout.sh)
 	dwarves
 	# the kernel the tests boot, and the VM
