@@ -125,7 +125,7 @@ FIXTURE_SETUP(held)
 {
 	if (mdev_is_stock())
 		SKIP(return,
-		     "Debian's core frees parent state with the driver (a known 6.1 defect)");
+		     "6.1's core frees parent state with the driver (a known defect)");
 	if (access(PLAT_DEVS "/mdev_sample.1", F_OK))
 		SKIP(return, "sample parents 0 and 1 not loaded (use run.sh)");
 	if (access("/dev/vfio/vfio", F_OK))

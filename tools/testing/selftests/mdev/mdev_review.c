@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * One test per finding of the drop-in review (issue 11), each against our
+ * One test per finding of a review of the core's drop-in use, each against our
  * core (MDEV_FLAVOUR ours or dropin):
  *
  *  - show_gated: while unregistration waits (a VFIO fd is open), reading
@@ -113,7 +113,7 @@ FIXTURE_SETUP(review)
 	if (access(PLAT_DEVS "/mdev_sample.0", F_OK))
 		SKIP(return, "sample parent not loaded (use run.sh)");
 	if (mdev_is_stock())
-		SKIP(return, "these are findings about our core, not Debian's");
+		SKIP(return, "these are findings about this core, not 6.1's");
 	mdev_cleanup_all(2);
 }
 

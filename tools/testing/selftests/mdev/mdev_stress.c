@@ -19,7 +19,7 @@
  * say (parent or type not there, no instance left).  Without mdevctl the
  * test says so and runs the sysfs workers only.
  *
- * With MDEV_FLAVOUR=stock (Debian's mdev.ko) the findings are logged but
+ * With MDEV_FLAVOUR=stock (6.1's own mdev.ko) the findings are logged but
  * do not fail the test: the verdict is about our core.
  */
 #include <libgen.h>

@@ -3,9 +3,10 @@
  * Helpers shared by the mdev selftests: sysfs paths of the sample parent,
  * create/remove with the exact errno, bind/unbind, knobs.
  *
- * The module flavour comes from MDEV_FLAVOUR ("ours", default, "stock"
- * for Debian's core, or "dropin" for ours with the sample built against
- * the kernel's headers); the run.sh wrapper loads the modules and sets it.
+ * The module flavour comes from MDEV_FLAVOUR: "ours" (the default),
+ * "stock" for a kernel's own core from before this rework (6.1's), or
+ * "dropin" for ours with the sample built against the kernel's headers;
+ * the run.sh wrapper loads the modules and sets it.
  */
 #ifndef MDEV_UTIL_H
 #define MDEV_UTIL_H

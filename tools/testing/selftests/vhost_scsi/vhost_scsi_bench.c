@@ -428,7 +428,7 @@ static void run_point(struct bench *b, const struct point *p)
 	lanes_free(l, p->queues);
 }
 
-/* The I/O points of one backend, as issue 14 lists them. */
+/* The I/O points of one backend. */
 static void run_backend(struct bench *b, const char *backend, unsigned int lun)
 {
 	static const unsigned int depths[] = { 1, 32, 128 };

@@ -199,8 +199,8 @@ TEST_F_TIMEOUT(ctl, lun_reset_under_io, 60)
 }
 
 /*
- * LUN reset on a TPG with two LUNs, then both LUNs unlinked.  Debian's
- * module loses a preallocated TMF entry here and frees a bogus pointer
+ * LUN reset on a TPG with two LUNs, then both LUNs unlinked.  6.1's
+ * driver loses a preallocated TMF entry here and frees a bogus pointer
  * on the second unlink, so it is not run against stock by default.
  */
 TEST_F(ctl, lun_reset_two_luns_then_unlink)
@@ -1018,7 +1018,7 @@ TEST_F_TIMEOUT(slow, owner_killed_in_flight, 60)
  * A LUN RESET in flight (it waits for the slow commands) when the LUN is
  * unlinked: unlink returns only once the TMF and every command have been
  * answered.  The TMF is given 300 ms to reach the device first.
- * Debian's module frees a bogus TMF entry when a LUN goes while its TMF
+ * 6.1's driver frees a bogus TMF entry when a LUN goes while its TMF
  * runs, and the heap it corrupts takes the kernel down in a later test
  * (seen: an oops in SET_ENDPOINT two tests on), so it is not run against
  * stock by default.

@@ -16,7 +16,7 @@
  * succeeds.  A step that succeeds although an allocation failed must
  * have done its whole job.  Leaks are for kmemleak, which the VM runner
  * scans after the run.  Each sweep prints one "# inject:" line (key=value)
- * for make stress.
+ * for the long stress runs.
  *
  * Only fail-nth injects (the probabilities stay 0), so nothing but this
  * thread's step fails.  Memory is locked first: a failed page-table
@@ -495,7 +495,7 @@ TEST_F_TIMEOUT(inject, target_port_and_tpg, 300)
  * the n-th allocation of a step is not always the same one, and a sweep
  * can step over a site: on 2026-12-04 two runs of four failed LIO's
  * mapping of the LUN for the initiator (117 to 122 sites), and the
- * mutant that hides that failure survived one.  This sweep leaves them
+ * driver broken on purpose to hide that failure passed one.  This sweep leaves them
  * out (only orders >= 1 still fail with the pages): every slab
  * allocation of the link fails once, that mapping among them, after which
  * 6.1's LIO links the LUN unmapped and the driver must say so.

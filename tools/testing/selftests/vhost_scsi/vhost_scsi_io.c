@@ -2,7 +2,7 @@
 /*
  * vhost_scsi I/O path: basic SCSI commands, data verification on rd_mcp
  * and fileio, descriptor layouts, multi-queue threads, T10-PI.
- * Behaviour shared by Debian's module and ours.
+ * Behaviour shared by 6.1's driver and this one.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -605,7 +605,7 @@ TEST_F(pi, pi_against_direction)
 }
 
 /*
- * More PI bytes than the request carries.  Debian's module oopses on it
+ * More PI bytes than the request carries.  6.1's driver oopses on it
  * (a page fault at a bad address), so not run against stock.
  */
 TEST_F(pi, pi_longer_than_data)

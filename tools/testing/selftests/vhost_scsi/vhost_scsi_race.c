@@ -420,7 +420,7 @@ static int batch_wait(struct vsg_cmd **c)
  * that found the LUN is answered: when vsg_lun_unlink() returns, such a
  * TMF (answered anything but INCORRECT_LUN) must already be in the used
  * ring.  A TMF that came after the unpublish answers INCORRECT_LUN,
- * whenever.  Debian's module frees the wrong preallocated TMF here, so
+ * whenever.  6.1's driver frees the wrong preallocated TMF here, so
  * not run against stock.
  */
 TEST_F_TIMEOUT(race, tmf_vs_lun_unlink, 100)
@@ -533,8 +533,8 @@ TEST_F_TIMEOUT(race, tmf_vs_lun_unlink, 100)
 }
 
 /*
- * LUN link/unlink while the endpoint is cleared and set again.  Debian's
- * module can queue an event after the clear flushed and then warns, so
+ * LUN link/unlink while the endpoint is cleared and set again.  6.1's
+ * driver can queue an event after the clear flushed and then warns, so
  * not run against stock.
  */
 TEST_F_TIMEOUT(race, hotplug_vs_clear_endpoint, 100)
@@ -1322,8 +1322,8 @@ out:
 }
 
 /*
- * SET_ENDPOINT with a huge request queue, then LUN unlink.  Debian's
- * module keeps a pointer to the device when SET_ENDPOINT fails and uses
+ * SET_ENDPOINT with a huge request queue, then LUN unlink.  6.1's
+ * driver keeps a pointer to the device when SET_ENDPOINT fails and uses
  * it after free on unlink, so not run against stock.
  */
 TEST_F_TIMEOUT(race, failed_set_endpoint_then_unlink, 100)

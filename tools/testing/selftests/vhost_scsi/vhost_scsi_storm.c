@@ -24,7 +24,7 @@
  * its link returns and gone once its unlink returns;
  * every TMF gets a TMF answer; every ioctl, configfs write and close
  * returns within STORM_BOUND_MS.  The run ends with one "# storm:" line
- * of counts (key=value) for make stress.
+ * of counts (key=value) for the long stress runs.
  */
 #include <errno.h>
 #include <stdarg.h>

@@ -18,7 +18,7 @@
 
 #include "vsg.h"
 
-/* 6.5+ uapi (Debian 12's linux-libc-dev is 6.1's): a worker per vq. */
+/* 6.5+ uapi, for older uapi headers (6.1's): a worker per vq. */
 #ifndef VHOST_NEW_WORKER
 struct vhost_worker_state {
 	unsigned int worker_id;
@@ -51,6 +51,11 @@ const char *vsg_flavour(void)
 	return f && *f ? f : "ours";
 }
 
+/*
+ * VSG_FLAVOUR=stock: the driver under test is a kernel's own from before
+ * this rework (6.1's), run for comparison; tests of its known defects
+ * skip unless VSG_STOCK_UNSAFE is set.
+ */
 bool vsg_flavour_stock(void)
 {
 	return !strcmp(vsg_flavour(), "stock");

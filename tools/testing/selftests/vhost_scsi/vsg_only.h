@@ -2,7 +2,7 @@
 /*
  * VSG_ONLY="fixture.test[ fixture.test...]" runs only the named tests of a
  * suite: the 6.1 harness has no filter of its own, and a test that may
- * take the kernel down (a defect of Debian's module) runs in a boot of
+ * take the kernel down (a defect of 6.1's driver) runs in a boot of
  * its own.  A name that matches no test fails the run.  Include after
  * kselftest_harness.h; main() calls vsg_harness_main().
  */
