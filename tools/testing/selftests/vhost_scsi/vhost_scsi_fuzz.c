@@ -872,9 +872,9 @@ TEST_F_TIMEOUT(fuzz, chains, 3600)
 	__u64 end = vsg_now_ms() + secs * 1000ULL;
 	char what[512];
 
-	TH_LOG("seed %llu: up to %u batches of up to %u rounds of up to %u chains, %u chains and %u s at most",
-	       (unsigned long long)seed, batches, rounds, FZ_CHAINS, chains,
-	       secs);
+	TH_LOG("seed %llu: up to %u batches of up to %u rounds of up to %u chains,",
+	       (unsigned long long)seed, batches, rounds, FZ_CHAINS);
+	TH_LOG("up to %u chains and %u s in all", chains, secs);
 	for (k = only == ~0U ? 0 : only; k < batches || k == only; k++) {
 		if (fz_batch(&self->t, seed, k, rounds, &self->st, what,
 			     sizeof(what))) {
