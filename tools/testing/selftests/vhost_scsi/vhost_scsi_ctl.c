@@ -708,6 +708,64 @@ TEST_F_TIMEOUT(slow, tmf_one_at_a_time, 60)
 }
 
 /*
+ * A guest can fill its control ring with fan-out TMFs (ABORT TASK SET,
+ * CLEAR TASK SET, I_T NEXUS RESET) while commands are in flight.  The
+ * device takes them one at a time (see tmf_one_at_a_time): the first
+ * waits for the commands, the others find none.  So the host holds one
+ * TMF per device however many the guest queued; each must be answered
+ * once and done, every command once, and the host must log nothing for
+ * them (LIO's ABORT TASK logs two lines per task it aborts).
+ */
+#define FLOOD_TMFS	128
+
+TEST_F_TIMEOUT(slow, tmf_flood, 120)
+{
+	static const __u32 kinds[] = {
+		VIRTIO_SCSI_T_TMF_ABORT_TASK_SET,
+		VIRTIO_SCSI_T_TMF_CLEAR_TASK_SET,
+		VIRTIO_SCSI_T_TMF_I_T_NEXUS_RESET,
+	};
+	struct vsg_cmd *t[FLOOD_TMFS];
+	unsigned int i, n, once = 0, done = 0;
+	struct slow_count cnt;
+	char last[256] = "";
+	__u64 t0;
+	int fd;
+
+	if (!slow_ready(_metadata, &self->s))
+		return;
+	fd = vsg_kmsg_open();
+	ASSERT_LE(0, fd) TH_LOG("/dev/kmsg: %s", strerror(errno));
+	slow_submit(_metadata, &self->s);
+	t0 = vsg_now_ms();
+	for (n = 0; n < FLOOD_TMFS; n++) {
+		t[n] = vsg_tmf_start(self->s.e.d, kinds[n % ARRAY_SIZE(kinds)],
+				     1, 0, 0);
+		if (!t[n])
+			break;
+	}
+	/* a 128-entry ring takes 64 TMFs of two descriptors each */
+	ASSERT_LE(64, n) TH_LOG("only %u TMFs could be queued", n);
+	for (i = 0; i < n; i++) {
+		ASSERT_EQ(0, vsg_cmd_wait(t[i], TMF_TIMEOUT_MS))
+			TH_LOG("TMF %u of %u never answered", i, n);
+		once += t[i]->completions == 1;
+		done += vsg_tmf_done(((__u8 *)t[i]->resp)[0]);
+	}
+	TH_LOG("%u TMFs queued at once, all answered after %llu ms", n,
+	       (unsigned long long)(vsg_now_ms() - t0));
+	EXPECT_EQ(n, once) TH_LOG("TMFs answered more than once");
+	EXPECT_EQ(n, done) TH_LOG("TMFs not done: %u of %u", n - done, n);
+	for (i = 0; i < n; i++)
+		vsg_cmd_put(t[i]);
+	slow_collect(_metadata, &self->s, &cnt);
+	EXPECT_EQ(0, vsg_kmsg_count(fd, "ABORT_TASK", 7, last, sizeof(last)))
+		TH_LOG("host logged for the TMFs, last: %s", last);
+	close(fd);
+	EXPECT_EQ(0, tur_settles(self->s.e.q));
+}
+
+/*
  * A fan-out TMF over many commands in flight costs the host no log line
  * (6.1 and LIO's ABORT TASK log two per task, both "ABORT_TASK: ...";
  * other kernel lines, such as a slow emulator's hrtimer warning, are not
