@@ -27,6 +27,8 @@
 
 struct tally {
 	unsigned int good, full, other, lost;
+	/* the first other answer: response, status, used length */
+	unsigned int odd_resp, odd_status, odd_used;
 };
 
 /* Reads @n misaligned READ(10)s of @len bytes at LBA 0 into @buf + 1. */
@@ -79,8 +81,10 @@ static void tally_reads(struct vsg_cmd **c, unsigned int n, size_t len,
 			   r.resid == len && r.used_len == RESP_LEN) {
 			t->full++;
 			full[i] = true;
-		} else {
-			t->other++;
+		} else if (!t->other++) {
+			t->odd_resp = r.response;
+			t->odd_status = r.status;
+			t->odd_used = r.used_len;
 		}
 	}
 }
@@ -234,7 +238,8 @@ FIXTURE_TEARDOWN(memcg)
  * cgroup of 96 MiB.  The bounce memory is charged to the owner's cgroup
  * (the peak rises), stays within the per-queue budget (not the 256 MiB
  * asked for), the excess is answered TASK SET FULL, and retries finish
- * every read.
+ * every read.  Against 6.1's driver, which has no budget, the flood runs
+ * all the same and the figures say what it costs there.
  */
 TEST_F_TIMEOUT(memcg, bounce_flood, 180)
 {
@@ -254,8 +259,13 @@ TEST_F_TIMEOUT(memcg, bounce_flood, 180)
 	ASSERT_EQ(0, cg_write(cg, "cgroup.procs", "0"));
 	self->env = true;
 	ASSERT_EQ(0, vsg_env_setup(e, VSG_BS_RD, 1, &o)) TH_LOG("%s", e->why);
-	ASSERT_EQ(0, read_param(PARAM_BOUNCE, val, sizeof(val)));
-	budget_kb = atoll(val);
+	if (!read_param(PARAM_BOUNCE, val, sizeof(val))) {
+		budget_kb = atoll(val);
+	} else {
+		/* 6.1's driver has none: the figures say what it does */
+		ASSERT_TRUE(vsg_flavour_stock()) TH_LOG("no %s", PARAM_BOUNCE);
+		budget_kb = 0;
+	}
 	buf = vsg_alloc(e->d, FLOOD_LEN + 4096, 4096);
 	ASSERT_NE(NULL, buf);
 	memset(buf, 0, FLOOD_LEN + 4096);	/* our own pages count now */
@@ -295,9 +305,13 @@ TEST_F_TIMEOUT(memcg, bounce_flood, 180)
 		}
 	}
 
-	TH_LOG("budget %lld KiB per queue, memory.max %s", budget_kb, FLOOD_MAX);
+	TH_LOG("budget %lld KiB per queue (0: none), memory.max %s",
+	       budget_kb, FLOOD_MAX);
 	TH_LOG("first pass: %u good, %u TASK SET FULL, %u other, %u lost",
 	       first.good, first.full, first.other, first.lost);
+	if (first.other)
+		TH_LOG("the first other: response %u status 0x%02x used length %u",
+		       first.odd_resp, first.odd_status, first.odd_used);
 	TH_LOG("memory.current %lld KiB before the flood", base >> 10);
 	TH_LOG("memory.peak %lld KiB (+%lld KiB), %u MiB asked for",
 	       peak >> 10, (peak - base) >> 10,
