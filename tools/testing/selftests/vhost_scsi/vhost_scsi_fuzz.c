@@ -759,6 +759,28 @@ static bool fz_stopped(struct fz_batch *b)
  * reach the fuzzed event buffers.  Up to @rounds rounds share the device:
  * its setup and close cost more than a round.
  */
+/*
+ * VSG_FUZZ_TRACE=1 writes the seed and batch of every batch to the kernel
+ * log before it starts: a batch that hangs the kernel (and so the test
+ * and its report) can still be named from the console.
+ */
+static void fz_trace(__u64 seed, unsigned int batch)
+{
+	static int fd = -2;
+	char line[64];
+	int n;
+
+	if (fd == -2)
+		fd = getenv("VSG_FUZZ_TRACE") ?
+		     open("/dev/kmsg", O_WRONLY | O_CLOEXEC) : -1;
+	if (fd < 0)
+		return;
+	n = snprintf(line, sizeof(line), "vsg_fuzz: seed %llu batch %u\n",
+		     (unsigned long long)seed, batch);
+	if (write(fd, line, n) != n)
+		fd = -1;
+}
+
 static int fz_batch(struct vsg_target *t, __u64 seed, unsigned int batch,
 		    unsigned int rounds, struct fz_stats *st, char *what,
 		    size_t len)
@@ -772,6 +794,7 @@ static int fz_batch(struct vsg_target *t, __u64 seed, unsigned int batch,
 	__u64 t0;
 	int ret;
 
+	fz_trace(seed, batch);
 	fz_seed(&r, seed, batch);
 	o.features = fz_features(&r);
 	b.structural = fz_one_in(&r, 4);
