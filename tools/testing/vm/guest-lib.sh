@@ -158,8 +158,9 @@ hp_skip() {
 }
 
 # hp_task_stacks [--user] [PID...]: the state and kernel stack of the given
-# tasks, of every task in uninterruptible sleep (state D) and of the vhost
-# workers; with --user, of every user-space task too.  For a step that
+# tasks, of every task in uninterruptible sleep (state D), of the vhost
+# workers and of every kernel thread whose stack is in LIO, vhost or our
+# drivers; with --user, of every user-space task too.  For a step that
 # takes too long: it shows where it waits, without sysrq (whose "Call
 # Trace:" lines would fail the run's kernel log check).
 hp_task_stacks() {
@@ -188,6 +189,10 @@ hp_task_wanted() {
 	case " $* " in *" $pid "*) return 0 ;; esac
 	[ "$state" = D ] && return 0
 	case $comm in vhost-*) return 0 ;; esac
+	# a kernel thread somewhere in LIO, vhost or our drivers (an
+	# interruptible wait there, such as a semaphore, is not state D)
+	grep -qsE '(target_|transport_|core_tmr|sbc_|vhs_|vhost|mdev)' \
+		"/proc/$pid/stack" && return 0
 	# A user-space task has a command line (procfs files show size 0, so
 	# read it); this shell is not of interest.
 	[ "$user" = 1 ] && [ "$pid" != $$ ] && [ "$pid" != "$BASHPID" ] &&
