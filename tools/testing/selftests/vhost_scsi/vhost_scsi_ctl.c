@@ -812,6 +812,75 @@ TEST_F_TIMEOUT(slow, lun_reset_in_flight, 60)
 	slow_tmf(_metadata, &self->s, VIRTIO_SCSI_T_TMF_LOGICAL_UNIT_RESET);
 }
 
+/*
+ * A READ(10) of 4 KiB at LBA 0 of the slow LUN with task attribute @attr,
+ * submitted and waited for; returns its answer's response, or -1 when it
+ * got none within VSG_CMD_TIMEOUT_MS.
+ */
+static int slow_read_attr(struct slow *self, __u8 attr, __u8 *status)
+{
+	__u8 cdb[10] = { 0x28, 0, 0, 0, 0, 0, 0, 0, 8, 0 };
+	struct vsg_vq *vq = vsg_io_vq(self->e.d, 0);
+	struct iovec iov = { .iov_base = self->buf, .iov_len = 4096 };
+	struct vsg_cmd *c = vsg_cmd_get(vq);
+	struct vsg_scsi_res r;
+
+	if (!c)
+		return -1;
+	c->tag = SLOW_TAG + SLOW_QUEUES * SLOW_CMDS + attr;
+	vsg_scsi_prep(c, 1, 0, cdb, sizeof(cdb));
+	((struct virtio_scsi_cmd_req *)c->req)->task_attr = attr;
+	if (vsg_scsi_submit(c, false, &iov, 1, 0) ||
+	    vsg_cmd_wait(c, VSG_CMD_TIMEOUT_MS))
+		return -1;	/* its command stays taken: nothing reuses it */
+	vsg_scsi_result(c, &r);
+	*status = r.status;
+	vsg_cmd_put(c);
+	return r.response;
+}
+
+/*
+ * Every task attribute goes to LIO as SIMPLE, which virtio-scsi allows a
+ * device to do.  LIO counts a SIMPLE (or HEAD OF QUEUE) command as not
+ * ordered when it starts and uncounts it only when it completes: one a
+ * LUN RESET aborts stays counted for good (target_handle_abort() skips
+ * transport_complete_task_attr()).  An ORDERED command then waits for it
+ * forever, and so does every command after it: the backstore is wedged,
+ * for every initiator, and the next LUN RESET or CLEAR_ENDPOINT waits
+ * for good.  Here a LUN RESET aborts the slow commands, then an ORDERED
+ * READ and a SIMPLE READ follow: both must be answered.
+ */
+TEST_F_TIMEOUT(slow, ordered_after_lun_reset, 60)
+{
+	struct slow_count n;
+	__u8 resp = 0xff, status = 0xff;
+	int ret;
+
+	if (vsg_flavour_stock() && !getenv("VSG_STOCK_UNSAFE"))
+		SKIP(return, "6.1's driver passes ORDERED to LIO, which then wedges the backstore");
+	if (!slow_ready(_metadata, &self->s))
+		return;
+	slow_submit(_metadata, &self->s);
+	ASSERT_EQ(0, vsg_tmf(self->s.e.d, VIRTIO_SCSI_T_TMF_LOGICAL_UNIT_RESET,
+			     1, 0, 0, &resp, TMF_TIMEOUT_MS));
+	EXPECT_TRUE(vsg_tmf_done(resp)) TH_LOG("response %u", resp);
+	slow_collect(_metadata, &self->s, &n);
+	ASSERT_LT(0, n.aborted) TH_LOG("the LUN RESET aborted nothing");
+	/* the reset's unit attention first */
+	ASSERT_EQ(0, tur_settles(self->s.e.q));
+
+	ret = slow_read_attr(&self->s, VIRTIO_SCSI_S_ORDERED, &status);
+	ASSERT_EQ(VIRTIO_SCSI_S_OK, ret)
+		TH_LOG("ORDERED READ after the LUN RESET: %s",
+		       ret < 0 ? "never answered" : "not OK");
+	EXPECT_EQ(SAM_STAT_GOOD, status);
+	ret = slow_read_attr(&self->s, VIRTIO_SCSI_S_SIMPLE, &status);
+	ASSERT_EQ(VIRTIO_SCSI_S_OK, ret)
+		TH_LOG("SIMPLE READ after the ORDERED one: %s",
+		       ret < 0 ? "never answered" : "not OK");
+	EXPECT_EQ(SAM_STAT_GOOD, status);
+}
+
 /* ABORT TASK names one command: that one is aborted, the rest finish. */
 TEST_F_TIMEOUT(slow, abort_task_in_flight, 60)
 {
