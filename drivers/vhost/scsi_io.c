@@ -40,27 +40,12 @@ struct vhs_req {
 	u8 *lun;
 	u8 *cdb;
 	u64 tag;
-	u8 task_attr;
 	enum dma_data_direction dir;
 	u32 data_len;
 	u32 prot_len;
 };
 
 #define VHS_SUBMITTED	(-1)
-
-static int vhs_tcm_attr(u8 attr)
-{
-	switch (attr) {
-	case VIRTIO_SCSI_S_ORDERED:
-		return TCM_ORDERED_TAG;
-	case VIRTIO_SCSI_S_HEAD:
-		return TCM_HEAD_TAG;
-	case VIRTIO_SCSI_S_ACA:
-		return TCM_ACA_TAG;
-	default:
-		return TCM_SIMPLE_TAG;
-	}
-}
 
 static void vhs_io_reply_code(struct vhost_virtqueue *vq, struct vhs_req *r,
 			      u8 response)
@@ -144,14 +129,12 @@ static int vhs_io_parse(struct vhost_virtqueue *vq, struct vhs_req *r)
 		r->lun = r->hdr.pi.lun;
 		r->cdb = r->hdr.pi.cdb;
 		r->tag = vhost64_to_cpu(vq, r->hdr.pi.tag);
-		r->task_attr = r->hdr.pi.task_attr;
 		pi_out = vhost32_to_cpu(vq, r->hdr.pi.pi_bytesout);
 		pi_in = vhost32_to_cpu(vq, r->hdr.pi.pi_bytesin);
 	} else {
 		r->lun = r->hdr.cmd.lun;
 		r->cdb = r->hdr.cmd.cdb;
 		r->tag = vhost64_to_cpu(vq, r->hdr.cmd.tag);
-		r->task_attr = r->hdr.cmd.task_attr;
 	}
 	if (r->lun[0] != 1)
 		return VIRTIO_SCSI_S_BAD_TARGET;
@@ -416,15 +399,23 @@ static struct vhs_cmd *vhs_cmd_get(struct vhs_vq *svq, struct vhs_req *r,
  * Nothing waits for the submission: the command holds its LUN and
  * endpoint references until LIO releases it, queued or not.
  */
-static void vhs_io_submit(struct vhs_cmd *cmd, struct se_session *sess,
-			  u8 task_attr)
+static void vhs_io_submit(struct vhs_cmd *cmd, struct se_session *sess)
 {
 	struct se_cmd *se_cmd = &cmd->se_cmd;
 
 	memset(se_cmd, 0, sizeof(*se_cmd));
 	se_cmd->tag = cmd->tag;
+	/*
+	 * Every command goes to LIO as SIMPLE, whatever its task attribute:
+	 * virtio-scsi lets a device map all of them to SIMPLE, and LIO's
+	 * ordering cannot be left to a guest.  LIO counts a SIMPLE or HEAD
+	 * OF QUEUE command when it starts and uncounts it only when it
+	 * completes, not when a TMF aborted it (target_handle_abort()); an
+	 * ORDERED command after such an abort would wait for good, with
+	 * every command behind it, on a backstore other initiators share.
+	 */
 	if (target_init_cmd(se_cmd, sess, cmd->sense, cmd->lun_id,
-			    cmd->data_len, vhs_tcm_attr(task_attr), cmd->dir,
+			    cmd->data_len, TCM_SIMPLE_TAG, cmd->dir,
 			    TARGET_SCF_ACK_KREF)) {
 		/* The session is going away: answer without LIO. */
 		cmd->local_resp = VIRTIO_SCSI_S_TRANSPORT_FAILURE;
@@ -510,7 +501,7 @@ static int vhs_io_start(struct vhs_vq *svq, struct vhs_endpoint *ep,
 		}
 	}
 	list_add_tail(&cmd->inflight_node, &svq->inflight);
-	vhs_io_submit(cmd, tpg->se_sess, r->task_attr);
+	vhs_io_submit(cmd, tpg->se_sess);
 	return VHS_SUBMITTED;
 }
 
