@@ -865,7 +865,9 @@ TEST_F_TIMEOUT(slow, ordered_after_lun_reset, 60)
 			     1, 0, 0, &resp, TMF_TIMEOUT_MS));
 	EXPECT_TRUE(vsg_tmf_done(resp)) TH_LOG("response %u", resp);
 	slow_collect(_metadata, &self->s, &n);
-	ASSERT_LT(0, n.aborted) TH_LOG("the LUN RESET aborted nothing");
+	/* 6.1's driver answers a command LIO aborted GOOD, with no data */
+	if (!vsg_flavour_stock())
+		ASSERT_LT(0, n.aborted) TH_LOG("the LUN RESET aborted nothing");
 	/* the reset's unit attention first */
 	ASSERT_EQ(0, tur_settles(self->s.e.q));
 
