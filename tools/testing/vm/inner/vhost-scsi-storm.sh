@@ -10,10 +10,11 @@
 # 1.5 s, past the 1 s command timeout the guest sets, so its error handler
 # sends ABORT TASK) and sg_reset -d on both (tools/testing/vm/inner/
 # fio-storm.sh).  Meanwhile this script unlinks LUN 1 through configfs and
-# links it again, staying linked 0.5 s each time so that the guest finds
-# it now and then.  LUN 0's data must verify with no I/O error, every
-# unlink and link must return within OP_BOUND seconds, and the TPG and the
-# module must come off afterwards.
+# links it again, staying linked LINKED_MS each time so that the guest
+# finds it now and then (with 0.3 s it never did: it sent LUN 1 four
+# commands in a minute).  LUN 0's data must verify with no I/O error,
+# every unlink and link must return within OP_BOUND seconds, and the TPG
+# and the module must come off afterwards.
 set -uo pipefail
 
 flavour=${1:-}
@@ -26,20 +27,19 @@ slow_ms=1500
 . "$here/target.sh"
 
 OP_BOUND=30
+LINKED_MS=600
 link=$tpg/lun/lun_1/hp_port
 
-now_ms() {
-	echo $(($(date +%s%N) / 1000000))
-}
-
-# op WHAT CMD...: run a configfs write, check its bound, track the slowest
+# op WHAT CMD...: run a configfs write, check its bound, track the slowest.
+# Timed with bash's EPOCHREALTIME (microseconds): a fork of date(1) for
+# every timestamp cost more than the configfs write under TCG.
 op() {
 	local what=$1 t0 ms
 	shift
 
-	t0=$(now_ms)
+	t0=${EPOCHREALTIME/[.,]/}
 	"$@" || hp_die "vhost-scsi-storm: $flavour: $what failed"
-	ms=$(($(now_ms) - t0))
+	ms=$(((${EPOCHREALTIME/[.,]/} - t0) / 1000))
 	[ $ms -le $((OP_BOUND * 1000)) ] ||
 		hp_die "vhost-scsi-storm: $flavour: $what took ${ms} ms"
 	if [ $ms -gt "$max_ms" ]; then
@@ -49,7 +49,7 @@ op() {
 }
 
 main() {
-	local ipid rc cycles=0 max_ms=0 max_what=- k0
+	local ipid rc cycles=0 max_ms=0 max_what=- k0 frac
 
 	hp_kvm
 	tgt_load
@@ -66,7 +66,8 @@ main() {
 		op unlink rm "$link"
 		op link ln -s "$slowdev" "$link"
 		cycles=$((cycles + 1))
-		sleep 0.5
+		printf -v frac %03d $((LINKED_MS % 1000))
+		sleep "$((LINKED_MS / 1000)).$frac"
 	done
 	wait $ipid
 	rc=$?
