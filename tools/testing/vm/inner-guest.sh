@@ -7,6 +7,7 @@
 #   --kver KVER      kernel to boot (default: the Debian kernel of the tests)
 #   --timeout SECS   hard limit for each boot (default 300)
 #   --mem MB         inner guest memory (default 512)
+#   --smp N          inner guest CPUs (default 1)
 #   --module NAME    load this module (and its dependencies) from the inner
 #                    kernel's /lib/modules in the inner guest; repeatable;
 #                    default virtio_pci virtio_scsi sd_mod
@@ -56,6 +57,7 @@ timeout=300
 init_limit=${HP_INNER_INIT_LIMIT:-150}
 boots=${HP_INNER_BOOTS:-2}
 mem=512
+smp=1
 accel=kvm
 work=
 modules=()
@@ -65,7 +67,7 @@ host_root=0
 script=
 
 usage() {
-	sed -n '4,34s/^# \{0,1\}//p' "$0" >&2
+	sed -n '4,35s/^# \{0,1\}//p' "$0" >&2
 	exit 2
 }
 
@@ -75,6 +77,7 @@ parse_args() {
 		--kver) kver=$2; shift ;;
 		--timeout) timeout=$2; shift ;;
 		--mem) mem=$2; shift ;;
+		--smp) smp=$2; shift ;;
 		--module) modules+=("$2"); shift ;;
 		--env) envs+=("$2"); shift ;;
 		--work) work=$2; shift ;;
@@ -338,7 +341,7 @@ run_qemu() {
 	reached_init=0
 	: > "$work/console.log"
 	qemu-system-x86_64 -accel "$accel" -cpu "${HP_INNER_CPU:-qemu64}" \
-		-smp 1 -m "$mem" -nodefaults -no-user-config -display none \
+		-smp "$smp" -m "$mem" -nodefaults -no-user-config -display none \
 		-no-reboot -action shutdown=pause \
 		-kernel "$bzimage" -initrd "$work/initramfs.cpio" \
 		-append "console=ttyS0,115200 loglevel=5 nokaslr panic=-1 rdinit=/init" \

@@ -2,7 +2,7 @@
 /*
  * vhost_scsi_bench - what the vhost_scsi module loaded now delivers to the
  * userspace guest: IOPS, bandwidth and latency, host CPU per command at a
- * fixed rate, and host memory per request queue.
+ * fixed rate, host memory per request queue, and LUN hot-plug latency.
  *
  * Not a timed test: each point is one TAP result that fails only when a
  * command is not answered GOOD within BENCH_WAIT_MS (then the figures mean
@@ -36,6 +36,12 @@
 #define MAX_LANES	MEM_QUEUES
 #define MEM_BURST_BS	(1024 * 1024)
 #define MEM_BURST_DEPTH	8
+#define HP_LUN_RD	1		/* the LUNs the hot-plug points cycle */
+#define HP_LUN_SLOW	2
+#define HP_DEPTH	32		/* READs kept in flight at the unlink */
+#define HP_BS		4096
+#define HP_SLOW_NS	(20 * 1000 * 1000)	/* per command, slow LUN */
+#define HP_IO_MS	50		/* I/O runs this long before it */
 
 enum bench_op { OP_RANDREAD, OP_RANDWRITE, OP_SEQREAD, OP_SEQWRITE };
 
@@ -595,6 +601,274 @@ static void run_mem(struct bench *b)
 	ksft_test_result_pass("mem\n");
 }
 
+/*
+ * LUN hot-plug: the time from the LUN symlink to the guest's RESCAN
+ * event, and the time an unlink takes to return while HP_DEPTH READs are
+ * kept in flight on the LUN (rd_mcp answers each at once; the slow
+ * null_blk LUN holds each HP_SLOW_NS).  A device and target of their own,
+ * with VIRTIO_SCSI_F_HOTPLUG.
+ */
+struct hp_io {
+	pthread_t thread;
+	struct vsg_vq *vq;
+	unsigned int target, lun;
+	__u8 *buf;
+	bool stop;		/* set by the unlinker, read atomically */
+	unsigned int good, gone, live;
+	char why[96];
+};
+
+/* READ(16) of the @i-th 4 KiB of the LUN into the @i-th 4 KiB of buf. */
+static int hp_read(struct hp_io *io, struct vsg_cmd *c, unsigned int i)
+{
+	__u32 lba = i * HP_BS / VSG_BLOCK;
+	__u8 cdb[16] = { 0x88 };
+	struct iovec iov = {
+		.iov_base = io->buf + (size_t)i * HP_BS,
+		.iov_len = HP_BS,
+	};
+
+	cdb[8] = lba >> 8;
+	cdb[9] = lba;
+	cdb[13] = HP_BS / VSG_BLOCK;
+	vsg_scsi_prep(c, io->target, io->lun, cdb, sizeof(cdb));
+	return vsg_scsi_submit(c, false, &iov, 1,
+			       VSG_F_INDIRECT | VSG_F_NO_KICK);
+}
+
+/*
+ * Keeps HP_DEPTH READs in flight until told to stop or the LUN is gone
+ * (an answer other than GOOD), then waits for the rest: every command
+ * must be answered, whatever the answer.
+ */
+static void *hp_io_run(void *arg)
+{
+	__u64 deadline = vsg_now_ms() + BENCH_WAIT_MS;
+	struct vsg_cmd *c[HP_DEPTH] = { NULL };
+	struct hp_io *io = arg;
+	struct vsg_scsi_res res;
+	bool more = true;
+	unsigned int i;
+
+	for (i = 0; i < HP_DEPTH; i++) {
+		c[i] = vsg_cmd_get(io->vq);
+		if (!c[i] || hp_read(io, c[i], i)) {
+			snprintf(io->why, sizeof(io->why), "submit %u failed", i);
+			return NULL;
+		}
+		io->live++;
+	}
+	vsg_vq_kick(io->vq);
+	while (io->live) {
+		bool kick = false;
+
+		if (vsg_vq_await(io->vq, deadline)) {
+			snprintf(io->why, sizeof(io->why),
+				 "%u READs unanswered after %d ms", io->live,
+				 BENCH_WAIT_MS);
+			vsg_vq_last_look(io->vq);
+			return NULL;
+		}
+		for (i = 0; i < HP_DEPTH; i++) {
+			if (!c[i] || c[i]->state != VSG_CMD_DONE)
+				continue;
+			vsg_scsi_result(c[i], &res);
+			if (res.response == VIRTIO_SCSI_S_OK &&
+			    res.status == SAM_STAT_GOOD) {
+				io->good++;
+			} else {
+				io->gone++;
+				more = false;
+			}
+			if (more && !__atomic_load_n(&io->stop, __ATOMIC_ACQUIRE) &&
+			    !hp_read(io, c[i], i)) {
+				kick = true;
+				continue;
+			}
+			vsg_cmd_put(c[i]);
+			c[i] = NULL;
+			io->live--;
+		}
+		if (kick)
+			vsg_vq_kick(io->vq);
+	}
+	return NULL;
+}
+
+/* The next event of @reason for @lun, skipping others. */
+static int hp_event(struct vsg_dev *d, unsigned int lun, __u32 reason)
+{
+	struct virtio_scsi_event ev;
+	int ret;
+
+	do {
+		ret = vsg_event_next(d, &ev, NULL, BENCH_WAIT_MS);
+	} while (!ret && !(ev.event == VIRTIO_SCSI_T_TRANSPORT_RESET &&
+			   ev.reason == reason && vsg_ev_lun(&ev) == lun));
+	return ret;
+}
+
+/* One link and unlink of @lun; 0, or 1 with @why. */
+static int hp_cycle(struct vsg_target *t, struct vsg_dev *d, __u8 *buf,
+		    unsigned int lun, __u64 us[2], char *why, size_t len)
+{
+	struct hp_io io = {
+		.vq = vsg_io_vq(d, 0), .target = t->tpgt, .lun = lun,
+		.buf = buf,
+	};
+	__u64 t0 = now_ns();
+	int ret;
+
+	ret = vsg_lun_link(t, lun);
+	if (!ret)
+		ret = hp_event(d, lun, VIRTIO_SCSI_EVT_RESET_RESCAN);
+	us[0] = (now_ns() - t0) / 1000;
+	if (ret) {
+		snprintf(why, len, "link of LUN %u, its RESCAN event: %s", lun,
+			 strerror(-ret));
+		return 1;
+	}
+	ret = vsg_tur_settle(io.vq, t->tpgt, lun, 8);
+	if (ret) {
+		snprintf(why, len, "TEST UNIT READY of LUN %u: %s", lun,
+			 strerror(-ret));
+		return 1;
+	}
+	if (pthread_create(&io.thread, NULL, hp_io_run, &io)) {
+		snprintf(why, len, "no thread");
+		return 1;
+	}
+	usleep(HP_IO_MS * 1000);
+	t0 = now_ns();
+	ret = vsg_lun_unlink(t, lun);
+	us[1] = (now_ns() - t0) / 1000;
+	__atomic_store_n(&io.stop, true, __ATOMIC_RELEASE);
+	pthread_join(io.thread, NULL);
+	if (ret)
+		snprintf(why, len, "unlink of LUN %u: %s", lun, strerror(-ret));
+	else if (io.why[0])
+		snprintf(why, len, "LUN %u: %s", lun, io.why);
+	else if (!io.good)
+		snprintf(why, len, "no READ of LUN %u was answered GOOD", lun);
+	else if (hp_event(d, lun, VIRTIO_SCSI_EVT_RESET_REMOVED))
+		snprintf(why, len, "no REMOVED event for LUN %u", lun);
+	return why[0] ? 1 : 0;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	__u64 x = *(const __u64 *)a, y = *(const __u64 *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* @n cycles of @lun, then one "# bench:" line of medians. */
+static void hp_point(struct bench *b, struct vsg_target *t, struct vsg_dev *d,
+		     __u8 *buf, const char *name, unsigned int lun,
+		     unsigned int n)
+{
+	__u64 link[64], unlink[64], us[2] = { 0, 0 };
+	char why[160] = "";
+	unsigned int i;
+
+	for (i = 0; i < n && !why[0]; i++) {
+		hp_cycle(t, d, buf, lun, us, why, sizeof(why));
+		link[i] = us[0];
+		unlink[i] = us[1];
+	}
+	if (why[0]) {
+		ksft_test_result_fail("%s: cycle %u: %s\n", name, i, why);
+		return;
+	}
+	qsort(link, n, sizeof(*link), cmp_u64);
+	qsort(unlink, n, sizeof(*unlink), cmp_u64);
+	printf("# bench: flavour=%s round=%u point=%s cycles=%u depth=%u",
+	       b->flavour, b->round, name, n, HP_DEPTH);
+	printf(" link_event_us=%llu unlink_us=%llu unlink_max_us=%llu\n",
+	       (unsigned long long)link[n / 2],
+	       (unsigned long long)unlink[n / 2],
+	       (unsigned long long)unlink[n - 1]);
+	ksft_test_result_pass("%s\n", name);
+}
+
+/* The slow LUN's backstore: iblock on a null_blk device; 0 or 1 with @why. */
+static int hp_slow_lun(struct vsg_target *t, char *nullb, size_t nlen,
+		       char *why, size_t len)
+{
+	int ret;
+
+	if (vsg_nullb_available()) {
+		snprintf(why, len, "no null_blk configfs or target_core_iblock");
+		return 1;
+	}
+	snprintf(nullb, nlen, VSG_NULLB_CFS "/vsghp%d", getpid());
+	ret = vsg_nullb_make(nullb, HP_SLOW_NS, t->file[HP_LUN_SLOW],
+			     sizeof(t->file[HP_LUN_SLOW]));
+	if (!ret)
+		ret = vsg_bs_create(t, HP_LUN_SLOW, VSG_BS_IBLOCK, 0);
+	if (ret)
+		snprintf(why, len, "slow null_blk LUN: %s", strerror(-ret));
+	return ret ? 1 : 0;
+}
+
+static void run_hotplug(struct bench *b)
+{
+	struct vsg_opts o = {
+		.nr_io = 1, .features = VSG_FEATURES_DEFAULT |
+					(1ULL << VIRTIO_SCSI_F_HOTPLUG),
+	};
+	double want = b->secs * 10;	/* cycles per point: 3 to 64 */
+	unsigned int n = want < 3 ? 3 : want > 64 ? 64 : (unsigned int)want;
+	struct vsg_target t = { 0 };
+	char why[160] = "", slow_why[160] = "", nullb[128] = "";
+	struct vsg_dev *d = NULL;
+	__u8 *buf = NULL;
+	bool slow;
+	int ret;
+
+	if (ksft_get_fail_cnt()) {
+		ksft_test_result_skip("hotplug-rd: an earlier point failed\n");
+		ksft_test_result_skip("hotplug-slow: an earlier point failed\n");
+		return;
+	}
+	if (b->only && !strstr("hotplug-rd hotplug-slow", b->only)) {
+		ksft_test_result_skip("hotplug-rd: not in VSG_BENCH_ONLY\n");
+		ksft_test_result_skip("hotplug-slow: not in VSG_BENCH_ONLY\n");
+		return;
+	}
+	ret = vsg_target_setup(&t, VSG_BS_RD, 1, VSG_LUN_BYTES);
+	if (!ret)
+		ret = vsg_bs_create(&t, HP_LUN_RD, VSG_BS_RD, VSG_LUN_BYTES);
+	slow = !ret && !hp_slow_lun(&t, nullb, sizeof(nullb), slow_why,
+				    sizeof(slow_why));
+	if (!ret)
+		ret = vsg_open(&o, &d);
+	if (!ret)
+		ret = vsg_set_endpoint(d, t.wwpn);
+	if (!ret)
+		ret = vsg_event_post(d, 8, VSG_EVT_SIZE);
+	if (!ret) {
+		buf = vsg_alloc(d, HP_DEPTH * HP_BS, 4096);
+		if (!buf)
+			ret = -ENOMEM;
+	}
+	if (ret) {
+		snprintf(why, sizeof(why), "setup: %s", strerror(-ret));
+		ksft_test_result_fail("hotplug-rd: %s\n", why);
+		ksft_test_result_fail("hotplug-slow: %s\n", why);
+	} else {
+		hp_point(b, &t, d, buf, "hotplug-rd", HP_LUN_RD, n);
+		if (slow)
+			hp_point(b, &t, d, buf, "hotplug-slow", HP_LUN_SLOW, n);
+		else
+			ksft_test_result_skip("hotplug-slow: %s\n", slow_why);
+	}
+	if (d)
+		vsg_close(d);
+	vsg_target_teardown(&t);
+	vsg_nullb_remove(nullb);
+}
+
 /* LUN 0 on rd_mcp, LUN 1 on a null_blk device if there is one. */
 static int bench_setup(struct bench *b)
 {
@@ -672,7 +946,7 @@ int main(void)
 	if (b.secs <= 0 || b.secs > 600)
 		ksft_exit_fail_msg("VSG_BENCH_SECS %s: not in (0, 600]\n", secs);
 	ksft_print_header();
-	ksft_set_plan(2 * 15 + 1);
+	ksft_set_plan(2 * 15 + 1 + 2);
 	printf("# vhost_scsi_bench: %s module, round %u, %.2f s per point\n",
 	       b.flavour, b.round, b.secs);
 	ret = bench_setup(&b);
@@ -688,6 +962,7 @@ int main(void)
 	run_backend(&b, "rd", 0);
 	run_backend(&b, "null", NULL_LUN);
 	run_mem(&b);
+	run_hotplug(&b);
 	vsg_env_teardown(&b.e);
 	vsg_nullb_remove(b.nullb);
 	ksft_finished();
