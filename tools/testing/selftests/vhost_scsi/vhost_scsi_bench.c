@@ -755,19 +755,13 @@ static int hp_cycle(struct vsg_target *t, struct vsg_dev *d, __u8 *buf,
 	return why[0] ? 1 : 0;
 }
 
-static int cmp_u64(const void *a, const void *b)
-{
-	__u64 x = *(const __u64 *)a, y = *(const __u64 *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 /* @n cycles of @lun, then one "# bench:" line of medians. */
 static void hp_point(struct bench *b, struct vsg_target *t, struct vsg_dev *d,
 		     __u8 *buf, const char *name, unsigned int lun,
 		     unsigned int n)
 {
-	__u64 link[64], unlink[64], us[2] = { 0, 0 };
+	long link[64], unlink[64];
+	__u64 us[2] = { 0, 0 };
 	char why[160] = "";
 	unsigned int i;
 
@@ -780,14 +774,12 @@ static void hp_point(struct bench *b, struct vsg_target *t, struct vsg_dev *d,
 		ksft_test_result_fail("%s: cycle %u: %s\n", name, i, why);
 		return;
 	}
-	qsort(link, n, sizeof(*link), cmp_u64);
-	qsort(unlink, n, sizeof(*unlink), cmp_u64);
+	qsort(link, n, sizeof(*link), cmp_long);
+	qsort(unlink, n, sizeof(*unlink), cmp_long);
 	printf("# bench: flavour=%s round=%u point=%s cycles=%u depth=%u",
 	       b->flavour, b->round, name, n, HP_DEPTH);
-	printf(" link_event_us=%llu unlink_us=%llu unlink_max_us=%llu\n",
-	       (unsigned long long)link[n / 2],
-	       (unsigned long long)unlink[n / 2],
-	       (unsigned long long)unlink[n - 1]);
+	printf(" link_event_us=%ld unlink_us=%ld unlink_max_us=%ld\n",
+	       link[n / 2], unlink[n / 2], unlink[n - 1]);
 	ksft_test_result_pass("%s\n", name);
 }
 

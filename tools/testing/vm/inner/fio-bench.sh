@@ -53,8 +53,9 @@ for rw in randread randwrite; do
 		--bs=4k --size=12M --direct=1 --ioengine=libaio --iodepth=32 \
 		--numjobs=2 --cpus_allowed=0-1 --cpus_allowed_policy=split \
 		--group_reporting --time_based --runtime="$secs" \
-		--output-format=json --output=/tmp/$rw.json > /tmp/$rw.err 2>&1 ||
-		{ cat /tmp/$rw.err; fail "fio $rw exited $?"; }
+		--output-format=json --output=/tmp/$rw.json > /tmp/$rw.err 2>&1
+	rc=$?
+	[ $rc = 0 ] || { cat /tmp/$rw.err; fail "fio $rw exited $rc"; }
 	line=$(chroot $H /usr/bin/python3 -c '
 import json, sys
 job = json.load(open(sys.argv[1]))["jobs"][0]

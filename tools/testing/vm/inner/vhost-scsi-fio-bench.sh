@@ -27,6 +27,11 @@ totals() {
 	echo "# Totals: pass:$((1 - $1)) fail:$1 xfail:0 xpass:0 skip:0 error:0"
 }
 
+die() {
+	totals 1
+	hp_die "$*"
+}
+
 main() {
 	local rc out r0 r1 w0 w1 figures rw f
 
@@ -47,22 +52,18 @@ main() {
 	r1=$(tgt_counter read_mbytes)
 	w1=$(tgt_counter write_mbytes)
 	echo "vhost-scsi-fio-bench: LUN counters: read $((r1 - r0)) MiB, written $((w1 - w0)) MiB"
-	tgt_teardown || { totals 1; hp_die "cannot tear the target down"; }
+	tgt_teardown || die "cannot tear the target down"
 	hp_unload vhost_scsi
 	if [ $rc != 0 ] || ! grep -q "^fio-bench: ok" <<< "$out"; then
-		totals 1
-		hp_die "the inner guest failed ($rc)"
+		die "the inner guest failed ($rc)"
 	fi
 	if [ $((r1 - r0)) = 0 ] || [ $((w1 - w0)) = 0 ]; then
-		totals 1
-		hp_die "the LUN's counters do not show fio's reads and writes"
+		die "the LUN's counters do not show fio's reads and writes"
 	fi
 	# fio-bench: rw=R iops=N ... errors=0 -> point=real-R-4k-j2-d32 iops=N ...
 	figures=$(sed -n 's/^fio-bench: rw=\([a-z]*\) \(.*\) errors=0$/\1 \2/p' <<< "$out")
-	if [ "$(grep -c . <<< "$figures")" != 2 ]; then
-		totals 1
-		hp_die "fio gave no figures for both workloads"
-	fi
+	[ "$(grep -c . <<< "$figures")" = 2 ] ||
+		die "fio gave no figures for both workloads"
 	while read -r rw f; do
 		echo "# bench: flavour=$flavour round=$round" \
 			"point=real-$rw-4k-j2-d32 $f queues=2 depth=32 secs=$secs"
