@@ -6,10 +6,14 @@
 #  - fio random write with verification on LUN 0 (HP_LUN0, an address
 #    channel:target:lun), which must end without an error;
 #  - fio random read/write without verification on LUN 1 (HP_LUN1), which
-#    the host unlinks and links again all the while: each time the disk
-#    is there, its command timeout is set to 1 s (the host's LUN 1 holds
-#    commands longer, so the guest's error handler sends ABORT TASK), and
-#    errors are expected;
+#    the host unlinks and links again all the while, so errors are
+#    expected.  QEMU's vhost-scsi-pci does not offer VIRTIO_SCSI_F_HOTPLUG,
+#    so no event tells the guest about LUN 1: while it has no disk there,
+#    it scans for one through sysfs, as an operator would.  Once found,
+#    the disk stays across the host's cycles: its commands get BAD_TARGET
+#    while the LUN is gone and reach the backend again once it is back.
+#    A disk the guest took offline is set running again, one found with
+#    no capacity (the LUN went mid-probe) is deleted and scanned again;
 #  - sg_reset -d (LUN RESET) on both disks every 2 s; each one on LUN 0
 #    must succeed.
 # fio and sg3-utils are the host's, run in a chroot of the 9p share.
@@ -58,20 +62,38 @@ chroot $H /usr/bin/fio --name=lun0 --filename="/dev/$d0" --rw=randwrite \
 	--time_based --runtime="$secs" > /tmp/lun0.out 2>&1 &
 fio0=$!
 
-(n=0
+(n=0 scans=0 revived=0
+scan1=$(echo "$lun1" | tr : ' ')
 while [ "$(date +%s)" -lt $end ]; do
-	if d1=$(disk "$lun1"); then
-		echo 1 > "/sys/block/$d1/device/timeout"
-		chroot $H /usr/bin/fio --name=lun1 --filename="/dev/$d1" \
-			--rw=randrw --bs=4k --size=4M --direct=1 \
-			--ioengine=libaio --iodepth=8 --time_based --runtime=3 \
-			--continue_on_error=all > /dev/null 2>&1
-		n=$((n + 1))
-	else
-		sleep 0.2
+	if ! d1=$(disk "$lun1"); then
+		scans=$((scans + 1))
+		for h in /sys/class/scsi_host/host*; do
+			echo "$scan1" > "$h/scan"
+		done 2> /dev/null
+		disk "$lun1" > /dev/null || sleep 0.2
+		continue
 	fi
+	# a disk found while the LUN went away mid-probe: scan again
+	if [ "$(cat "/sys/block/$d1/size")" = 0 ]; then
+		echo 1 > "/sys/block/$d1/device/delete"
+		continue
+	fi
+	s=/sys/block/$d1/device/state
+	if [ "$(cat "$s")" != running ]; then
+		echo running > "$s" && revived=$((revived + 1))
+	fi
+	# long runs: a fio start costs seconds here, with no I/O meanwhile
+	t=$((end - $(date +%s)))
+	[ $t -le 20 ] || t=20
+	[ $t -gt 0 ] || break
+	chroot $H /usr/bin/fio --name=lun1 --filename="/dev/$d1" \
+		--rw=randrw --bs=4k --size=4M --direct=1 --ioengine=libaio \
+		--iodepth=8 --rate_iops=400 --time_based --runtime=$t \
+		--continue_on_error=all > /dev/null 2>&1
+	n=$((n + 1))
 done
-echo "fio-storm: LUN 1: $n fio runs") &
+echo "fio-storm: LUN 1: $n fio runs, $scans scans, set running" \
+	"again $revived times") &
 io1=$!
 
 # LUN RESETs: every one on LUN 0 must succeed; LUN 1 may be gone

@@ -7,14 +7,20 @@
 # inner guest on vhost-scsi-pci with two queues runs, for SECS seconds
 # (default 40), fio random write with verification on LUN 0 (rd_mcp),
 # fio random read/write on LUN 1 (a null_blk LUN that holds every command
-# 1.5 s, past the 1 s command timeout the guest sets, so its error handler
-# sends ABORT TASK) and sg_reset -d on both (tools/testing/vm/inner/
-# fio-storm.sh).  Meanwhile this script unlinks LUN 1 through configfs and
-# links it again, staying linked LINKED_MS each time so that the guest
-# finds it now and then (with 0.3 s it never did: it sent LUN 1 four
-# commands in a minute).  LUN 0's data must verify with no I/O error,
-# every unlink and link must return within OP_BOUND seconds, and the TPG
-# and the module must come off afterwards.
+# 50 ms, so that the guest's commands are in flight when the LUN goes)
+# and sg_reset -d on both (tools/testing/vm/inner/fio-storm.sh).
+# Meanwhile this script unlinks LUN 1 through configfs and links it again.
+# Each link stays until the guest has sent LUN 1 a command, at least
+# LINKED_MS and at most HOLD_MS; the figures count the cycles the guest
+# reached so.  LUN 0's data must verify with no I/O error, every unlink
+# and link must return within OP_BOUND seconds, the guest must have
+# reached LUN 1 in at least a tenth of the cycles, and the TPG and the
+# module must come off afterwards.
+#
+# A Linux guest's virtio_scsi never sends ABORT TASK: its eh_timed_out
+# resets the timer of every command (the host answers each one), so a
+# short command timeout does not make it abort.  ABORT TASK under LUN
+# cycles is the userspace guest's part (tools/testing/stress).
 set -uo pipefail
 
 flavour=${1:-}
@@ -22,12 +28,13 @@ secs=${2:-40}
 here=$(dirname "$(realpath "$0")")
 # shellcheck disable=SC1091
 . "$here/../guest-lib.sh"
-slow_ms=1500
+slow_ms=50
 # shellcheck source-path=SCRIPTDIR source=target.sh
 . "$here/target.sh"
 
 OP_BOUND=30
-LINKED_MS=600
+LINKED_MS=100
+HOLD_MS=2000
 link=$tpg/lun/lun_1/hp_port
 
 # op WHAT CMD...: run a configfs write, check its bound, track the slowest.
@@ -48,8 +55,26 @@ op() {
 	fi
 }
 
+# hold: after a link, wait until the guest has sent LUN 1 a command (and
+# count the cycle as reached), at least LINKED_MS and at most HOLD_MS
+hold() {
+	local t0=${EPOCHREALTIME/[.,]/} c0 c ms
+
+	read -r c0 < "$slowdev/statistics/scsi_lu/num_cmds"
+	while :; do
+		sleep 0.02
+		read -r c < "$slowdev/statistics/scsi_lu/num_cmds"
+		ms=$(((${EPOCHREALTIME/[.,]/} - t0) / 1000))
+		if [ "$c" -gt "$c0" ] && [ $ms -ge $LINKED_MS ]; then
+			reached=$((reached + 1))
+			return
+		fi
+		[ $ms -lt $HOLD_MS ] || return
+	done
+}
+
 main() {
-	local ipid rc cycles=0 max_ms=0 max_what=- k0 frac
+	local ipid rc cycles=0 reached=0 max_ms=0 max_what=- k0
 
 	hp_kvm
 	tgt_load
@@ -66,17 +91,19 @@ main() {
 		op unlink rm "$link"
 		op link ln -s "$slowdev" "$link"
 		cycles=$((cycles + 1))
-		printf -v frac %03d $((LINKED_MS % 1000))
-		sleep "$((LINKED_MS / 1000)).$frac"
+		hold
 	done
 	wait $ipid
 	rc=$?
-	echo "vhost-scsi-storm: $flavour: $cycles LUN 1 cycles, slowest" \
+	echo "vhost-scsi-storm: $flavour: $cycles LUN 1 cycles ($reached" \
+		"reached by the guest), slowest" \
 		"configfs call ${max_ms} ms ($max_what), LUN 1 commands" \
 		"$(tgt_counter num_cmds "$slowdev"), LUN 0 written" \
 		"$(tgt_counter write_mbytes) MiB"
 	# the figures for make stress (tools/testing/stress/report)
-	echo "# real-storm: secs=$secs lun1_cycles=$cycles slowest_ms=$max_ms" \
+	echo "# real-storm: secs=$secs lun1_cycles=$cycles" \
+		"lun1_reached=$reached slowest_ms=$max_ms" \
+		"lun1_cmds=$(tgt_counter num_cmds "$slowdev")" \
 		"lun0_written_mib=$(tgt_counter write_mbytes)" \
 		"host_log_lines=$(($(dmesg | wc -l) - k0))"
 	# what the host logged meanwhile, most frequent first
@@ -85,6 +112,9 @@ main() {
 		sort -rn | head -n 5 | sed 's/^/  /'
 	[ $rc = 0 ] || hp_die "vhost-scsi-storm: $flavour: the inner guest failed ($rc)"
 	[ $cycles -gt 0 ] || hp_die "vhost-scsi-storm: $flavour: no LUN cycle"
+	[ $((reached * 10)) -ge $cycles ] ||
+		hp_die "vhost-scsi-storm: $flavour: the guest reached LUN 1 in" \
+			"only $reached of $cycles cycles"
 	tgt_teardown || hp_die "vhost-scsi-storm: $flavour: cannot tear the target down"
 	hp_unload vhost_scsi
 	echo "vhost-scsi-storm: $flavour: ok"
