@@ -20,7 +20,7 @@
 #                    run the host's programs (fio, sg3-utils) in a chroot
 #
 # SCRIPT runs with busybox sh as root in an initramfs made of busybox-static
-# and the listed modules; everything after "--" goes to qemu-system-x86_64
+# and the listed modules, beside the helpers of inner/lib.sh (/hp/lib.sh); everything after "--" goes to qemu-system-x86_64
 # as is (for example -device vhost-scsi-pci,wwpn=naa.5001405...).
 # SCRIPT's output comes back over the inner serial console between markers
 # and is printed on stdout; the exit status is SCRIPT's.  125 means the
@@ -153,6 +153,7 @@ make_initramfs() {
 	cp /bin/busybox "$initrd/bin/busybox" || die "busybox-static missing"
 	cp "$here/inner/init" "$initrd/init"
 	cp "$script" "$initrd/hp/script.sh"
+	cp "$here/inner/lib.sh" "$initrd/hp/lib.sh"
 	chmod +x "$initrd/init"
 	echo "$nonce" > "$initrd/etc/hp-nonce"
 	: > "$initrd/etc/modules.order"

@@ -10,28 +10,12 @@ addr=${HP_SCSI_CTL:?HP_SCSI_CTL not set}
 slow=${HP_SCSI_SLOW:?HP_SCSI_SLOW not set}
 readers=${HP_READERS:-8}
 mib=${HP_MIB:-4}
+me=disk-busy
+# shellcheck source=tools/testing/vm/inner/lib.sh
+. /hp/lib.sh
 
-fail() {
-	echo "disk-busy: FAIL: $*"
-	exit 1
-}
-
-# disk ADDR: the block device at *:ADDR; the scan is asynchronous, so
-# wait up to 30 s for it.
-disk() {
-	i=0
-	while [ $i -lt 30 ]; do
-		for d in /sys/class/scsi_disk/*:"$1"; do
-			[ -d "$d/device/block" ] && ls "$d/device/block" && return 0
-		done
-		sleep 1
-		i=$((i + 1))
-	done
-	return 1
-}
-
-d0=$(disk "$addr") || fail "no disk at *:$addr after 30 s"
-d1=$(disk "$slow") || fail "no disk at *:$slow after 30 s"
+d0=$(wait_disk "$addr") || fail "no disk at *:$addr after 30 s"
+d1=$(wait_disk "$slow") || fail "no disk at *:$slow after 30 s"
 echo "disk-busy: LUN 0 is /dev/$d0, the slow LUN /dev/$d1"
 
 i=0

@@ -7,28 +7,18 @@
 # compares.  Prints "disk-rw: ok" on success.
 addr=${HP_SCSI_CTL:?HP_SCSI_CTL not set}
 mib=${HP_MIB:-4}
+me=disk-rw
+# shellcheck source=tools/testing/vm/inner/lib.sh
+. /hp/lib.sh
 
-fail() {
-	echo "disk-rw: FAIL: $*"
+if ! dev=$(wait_disk "$addr"); then
 	for d in /sys/class/scsi_disk/*; do
 		[ -e "$d" ] && echo "disk-rw:   present: ${d##*/}"
 	done
-	exit 1
-}
-
-# The SCSI scan is asynchronous: wait up to 30 s for the LUN.
-dev=
-i=0
-while [ $i -lt 30 ]; do
-	for d in /sys/class/scsi_disk/*:"$addr"; do
-		[ -d "$d/device/block" ] && dev=$(ls "$d/device/block") && break 2
-	done
-	sleep 1
-	i=$((i + 1))
-done
-[ -n "$dev" ] || fail "no disk at *:$addr after 30 s"
+	fail "no disk at *:$addr after 30 s"
+fi
 sectors=$(cat "/sys/block/$dev/size")
-echo "disk-rw: $d is /dev/$dev, $sectors sectors"
+echo "disk-rw: *:$addr is /dev/$dev, $sectors sectors"
 [ "$sectors" -ge $((mib * 2048)) ] || fail "disk smaller than $mib MiB"
 
 dd if=/dev/urandom of=/tmp/pattern bs=1M count="$mib" 2>/dev/null ||

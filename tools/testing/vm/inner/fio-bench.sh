@@ -11,36 +11,14 @@
 # share, and its JSON is read with the host's python3.
 secs=${HP_SECS:-10}
 lun0=${HP_LUN0:?}
-H=/host
+me=fio-bench
+# shellcheck source=tools/testing/vm/inner/lib.sh
+. /hp/lib.sh
 
-fail() {
-	echo "fio-bench: FAIL: $*"
-	exit 1
-}
-
-mkdir -p $H
-mount -t 9p -o trans=virtio,version=9p2000.L,ro hostroot $H ||
-	fail "cannot mount the host's root"
-for m in devtmpfs:dev proc:proc sysfs:sys tmpfs:tmp; do
-	mount -t "${m%%:*}" none "$H/${m#*:}" || fail "cannot mount $m"
-done
-if [ ! -x $H/usr/bin/fio ] || [ ! -x $H/usr/bin/python3 ]; then
-	fail "fio or python3 missing on the host (scripts/setup.sh installs fio)"
-fi
+host_root /usr/bin/fio /usr/bin/python3
 [ "$(grep -c ^processor /proc/cpuinfo)" -ge 2 ] ||
 	fail "one CPU: boot the inner guest with --smp 2"
-
-i=0
-d0=
-while [ -z "$d0" ]; do
-	for d in /sys/class/scsi_disk/*:"$lun0"; do
-		[ -d "$d/device/block" ] && d0=$(ls "$d/device/block")
-	done
-	[ -n "$d0" ] && break
-	[ $i -ge 30 ] && fail "no disk at *:$lun0 after 30 s"
-	sleep 1
-	i=$((i + 1))
-done
+d0=$(wait_disk "$lun0") || fail "no disk at *:$lun0 after 30 s"
 nq=0
 for q in /sys/block/"$d0"/mq/*; do
 	[ -d "$q" ] && nq=$((nq + 1))

@@ -22,36 +22,12 @@
 secs=${HP_SECS:-40}
 lun0=${HP_LUN0:?}
 lun1=${HP_LUN1:?}
-H=/host
+me=fio-storm
+# shellcheck source=tools/testing/vm/inner/lib.sh
+. /hp/lib.sh
 
-fail() {
-	echo "fio-storm: FAIL: $*"
-	exit 1
-}
-
-mkdir -p $H
-mount -t 9p -o trans=virtio,version=9p2000.L,ro hostroot $H ||
-	fail "cannot mount the host's root"
-for m in devtmpfs:dev proc:proc sysfs:sys tmpfs:tmp; do
-	mount -t "${m%%:*}" none "$H/${m#*:}" || fail "cannot mount $m"
-done
-[ -x $H/usr/bin/fio ] && [ -x $H/usr/bin/sg_reset ] ||
-	fail "fio or sg3-utils missing on the host (scripts/setup.sh installs them)"
-
-# disk ADDR: the disk at *:ADDR now, or nothing
-disk() {
-	for d in /sys/class/scsi_disk/*:"$1"; do
-		[ -d "$d/device/block" ] && ls "$d/device/block" && return 0
-	done
-	return 1
-}
-
-i=0
-while ! d0=$(disk "$lun0"); do
-	[ $i -ge 30 ] && fail "no disk at *:$lun0 after 30 s"
-	sleep 1
-	i=$((i + 1))
-done
+host_root /usr/bin/fio /usr/bin/sg_reset
+d0=$(wait_disk "$lun0") || fail "no disk at *:$lun0 after 30 s"
 echo "fio-storm: LUN 0 is /dev/$d0; ${secs}s"
 end=$(($(date +%s) + secs))
 
