@@ -97,7 +97,10 @@ wait $resets
 rst=$?
 wait $io1
 grep -E "err=|WRITE:|verify" /tmp/lun0.out | sed 's/^/fio-storm: lun0: /'
-[ $rc = 0 ] || fail "fio on LUN 0 exited $rc"
+if [ $rc != 0 ]; then
+	tail -n 20 /tmp/lun0.out | sed 's/^/fio-storm: lun0 said: /'
+	fail "fio on LUN 0 exited $rc"
+fi
 [ $rst = 0 ] || fail "a LUN RESET of LUN 0 failed"
 if dmesg | grep -E "(I/O|critical medium|critical target) error, dev $d0"; then
 	fail "the kernel logged I/O errors on LUN 0 (/dev/$d0)"

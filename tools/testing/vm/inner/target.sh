@@ -20,8 +20,32 @@ slowdev=$T/core/iblock_0/hp_inner_slow
 slownb=$NULLB/hpslow
 tpg=$T/vhost/$wwpn/tpgt_$tpgt
 
+# A script that fails leaves no target, inner guest or module behind for
+# the next test of the boot: its EXIT trap (set by tgt_load) kills its
+# background jobs (inner-guest.sh) with their QEMU, tears the target down
+# and unloads vhost_scsi.  A script that passes has done that itself, and
+# checked it.
+tgt_on_exit() {
+	local rc=$? p
+
+	[ $rc = 0 ] && return 0
+	for p in $(jobs -p); do
+		pkill -KILL -P "$p"
+		kill -KILL "$p"
+	done 2> /dev/null
+	wait 2> /dev/null
+	if tgt_teardown 2> /dev/null && hp_unload vhost_scsi 2> /dev/null; then
+		echo "target: cleaned up after the failure (exit $rc)"
+	else
+		echo "target: could not clean up after the failure (exit $rc):" \
+			"the tests after this one may fail"
+	fi
+	return $rc
+}
+
 # shellcheck disable=SC2154 # the caller sets flavour
 tgt_load() {
+	trap tgt_on_exit EXIT
 	case $flavour in
 	stock)
 		hp_load_stock vhost_scsi
