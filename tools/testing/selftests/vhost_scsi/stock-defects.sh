@@ -29,6 +29,9 @@ guest() {
 	local name=$1 suite=$2 pid pat
 
 	pat=$(paste -sd'|' "$root/tools/testing/vm/bad-patterns")
+	# A defect that wedges a task shows as a hung-task report: after
+	# 20 s here, not the runner's 60 (each case has a boot of its own).
+	echo 20 > /proc/sys/kernel/hung_task_timeout_secs
 	VSG_ONLY=$name VSG_STOCK_UNSAFE=1 "$here/run.sh" stock "$suite" &
 	pid=$!
 	while kill -0 $pid 2>/dev/null; do
