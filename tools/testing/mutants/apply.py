@@ -51,8 +51,8 @@ def parse(path):
             sys.exit(f"{path}:{m['line']}: bad name {m['mutant']!r}")
         if m["mutant"] in names:
             sys.exit(f"{path}:{m['line']}: {m['mutant']} listed twice")
-        if m["tier"] not in ("debian", "debug", "6.12", "rt"):
-            sys.exit(f"{path}:{m['line']}: tier is debian, debug, 6.12 or rt")
+        if m["tier"] not in ("debian", "debug", "6.12", "rt", "inner"):
+            sys.exit(f"{path}:{m['line']}: tier is debian, debug, 6.12, rt or inner")
         if m["to"] == "/* mutant */;" and not m["from"].endswith(";"):
             sys.exit(f"{path}:{m['line']}: a statement is replaced by a statement")
         names.add(m["mutant"])
