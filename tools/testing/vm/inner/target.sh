@@ -34,7 +34,8 @@ tgt_on_exit() {
 		kill -KILL "$p"
 	done 2> /dev/null
 	wait 2> /dev/null
-	if tgt_teardown 2> /dev/null && hp_unload vhost_scsi 2> /dev/null; then
+	# hp_unload exits on failure: in a subshell, so the trap goes on
+	if tgt_teardown 2> /dev/null && (hp_unload vhost_scsi) 2> /dev/null; then
 		echo "target: cleaned up after the failure (exit $rc)"
 	else
 		echo "target: could not clean up after the failure (exit $rc):" \
