@@ -237,12 +237,7 @@ debug_kernel_start() {
 	echo "check: the debug kernel is not built yet: building it beside the other steps (nice 19)"
 }
 
-# The debug tier builds our modules against the debug kernel in a copy of
-# the tree, so the Debian build stays as it is (mdev-crcs-debug compares
-# its exports with the kernel's).  The drivers it loads, though, are the
-# debug kernel's own: vhost_scsi, the mdev core and the sample parent as
-# the kernel series builds them in that kernel's tree
-# (scripts/debug-kernel.sh); they replace the copy's.
+# Wait for debug_kernel_start's background build, if there is one.
 debug_build_wait() {
 	local t0=$SECONDS
 
@@ -254,6 +249,12 @@ debug_build_wait() {
 	echo "debug-kernel: waited $((SECONDS - t0)) s for the background build"
 }
 
+# The debug tier builds our modules against the debug kernel in a copy of
+# the tree, so the Debian build stays as it is (mdev-crcs-debug compares
+# its exports with the kernel's).  The drivers it loads, though, are the
+# debug kernel's own: vhost_scsi, the mdev core and the sample parent as
+# the kernel series builds them in that kernel's tree
+# (scripts/debug-kernel.sh); they replace the copy's.
 debug_kernel() {
 	if [ -z "$debug_bg" ]; then
 		scripts/debug-kernel.sh
