@@ -3,7 +3,7 @@
  * vhost_scsi storm: every request queue runs write-and-verify I/O while
  * one thread each
  *  - unlinks and relinks LUN 1 as fast as it can, and every fourth cycle
- *    links and unlinks a far LUN id (8, 255, 256, 16383: table growth),
+ *    links and unlinks a far LUN id (8, 255, 256, 16383: across the table),
  *  - sends LUN RESET and ABORT TASK to the flapping LUNs, ABORT TASK SET
  *    and I_T NEXUS RESET to LUN 0,
  *  - clears and sets the endpoint,
