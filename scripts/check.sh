@@ -297,7 +297,8 @@ debug_mdev_crcs() {
 # paths it drives run here through the io, ctl, race and limits suites,
 # and the test itself runs on Debian's kernel (vm-inner).  Counted as a
 # skip with this reason.
-VM_DEBUG_GUEST_SKIP="vhost_scsi_ours_guest: a nested real guest under the debug kernel runs at its time limit; it runs on Debian's kernel in vm-inner"
+VM_DEBUG_GUEST_RE='^vhost_scsi_ours_guest$'
+VM_DEBUG_GUEST_WHY="a nested real guest under the debug kernel runs at its time limit; it runs on Debian's kernel in vm-inner"
 #
 # Nor do the tests whose subject is the build rather than a lifetime
 # rule, to keep make check within its hour (they took 388 s of the tier's
@@ -307,7 +308,8 @@ VM_DEBUG_GUEST_SKIP="vhost_scsi_ours_guest: a nested real guest under the debug 
 # built against stock headers matters for Debian's kABI; here the same
 # mdev core paths run with our sample), and mdev's benchmark (its
 # create/remove cycles are mdev-stress's).  Also counted as a skip.
-VM_DEBUG_BUILD_SKIP="install-*, mdev-*-dropin, mdev-bench: about the build and Debian's kABI, not lifetime rules; they run on Debian's kernel in vm-debian"
+VM_DEBUG_BUILD_RE='^install-|-dropin$|^mdev-bench$'
+VM_DEBUG_BUILD_WHY="about the build and Debian's kABI, not lifetime rules; they run on Debian's kernel in vm-debian"
 #
 # Nor the tests of what an operator's tools do (targetcli, mdevctl) and
 # the benchmark's smoke run: they took 157 s of the tier's 1134 on a
@@ -315,12 +317,19 @@ VM_DEBUG_BUILD_SKIP="install-*, mdev-*-dropin, mdev-bench: about the build and D
 # through the ctl, race, storm and mdev suites, which drive configfs and
 # sysfs directly; the tools themselves and the benchmark's figures run
 # on Debian's kernel.  Also counted as a skip.
-VM_DEBUG_CLIENT_SKIP="vhost_scsi_ours_targetcli, mdev-mdevctl, vhost_scsi_ours_bench: operator tools and the benchmark's smoke run; the paths they reach run here through the ctl, race, storm and mdev suites, the tools on Debian's kernel in vm-debian"
+VM_DEBUG_CLIENT_RE='^vhost_scsi_ours_(targetcli|bench)$|^mdev-mdevctl$'
+VM_DEBUG_CLIENT_WHY="operator tools and the benchmark's smoke run; the paths they reach run here through the ctl, race, storm and mdev suites, the tools on Debian's kernel in vm-debian"
 vm_debug() {
 	HP_MODDIR=$OUT/debug-tree HP_VM_MEM=4G \
 		tools/testing/vm/run-tests --kernel debug \
-		--exclude 'stock|^vhost_scsi_ours_guest$|^install-|-dropin$|^mdev-bench$|^vhost_scsi_ours_(targetcli|bench)$|^mdev-mdevctl$' \
+		--exclude "stock|$VM_DEBUG_GUEST_RE|$VM_DEBUG_BUILD_RE|$VM_DEBUG_CLIENT_RE" \
 		--out "$OUT/vm-debug"
+}
+
+# A counted skip of the tests vm_debug leaves out: what, and why.
+vm_debug_skip() {	# name regex reason
+	step_n=$((step_n + 1))
+	echo "ok $step_n vm-debug-$1 # SKIP $2: $3" >> "$res/steps.tap"
 }
 
 runner_selftest_debug() {
@@ -366,15 +375,9 @@ all|debug)
 		step mdev-crcs-debug debug_mdev_crcs
 		[ "$mode" = debug ] && step selftests-build selftests
 		step vm-debug vm_debug
-		step_n=$((step_n + 1))
-		echo "ok $step_n vm-debug-guest # SKIP $VM_DEBUG_GUEST_SKIP" \
-			>> "$res/steps.tap"
-		step_n=$((step_n + 1))
-		echo "ok $step_n vm-debug-build-tests # SKIP $VM_DEBUG_BUILD_SKIP" \
-			>> "$res/steps.tap"
-		step_n=$((step_n + 1))
-		echo "ok $step_n vm-debug-client-tests # SKIP $VM_DEBUG_CLIENT_SKIP" \
-			>> "$res/steps.tap"
+		vm_debug_skip guest "$VM_DEBUG_GUEST_RE" "$VM_DEBUG_GUEST_WHY"
+		vm_debug_skip build-tests "$VM_DEBUG_BUILD_RE" "$VM_DEBUG_BUILD_WHY"
+		vm_debug_skip client-tests "$VM_DEBUG_CLIENT_RE" "$VM_DEBUG_CLIENT_WHY"
 		step runner-selftest-debug runner_selftest_debug
 	fi
 	;;
