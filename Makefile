@@ -8,7 +8,7 @@
 #   make check           lint + VM tests on the Debian and the debug kernel
 #   make check-debug     only the debug-kernel tier
 #   make mutants         run the mutants of tools/testing/mutants (hours)
-#   make stress          long hot-plug storms, ours against Debian's (110 min)
+#   make stress          long hot-plug storms, ours against Debian's (116 min)
 #   make bench           benchmarks, ours against Debian's in one boot (11 min)
 #   make deb             the DKMS package hotplug-kmod-dkms (out/deb/)
 #   make deb-test        install, use and remove it in VMs (about 50 min)
