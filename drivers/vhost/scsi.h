@@ -10,16 +10,18 @@
  *
  * Object model (see Documentation/driver-api/vhost-scsi.rst):
  *
- *   vhs_tport (configfs WWN) -> vhs_tpg (tpgt_N) -> vhs_lun (LUN symlink)
+ *   vhs_tport (configfs WWN) -> vhs_tpg (tpgt_N) -> se_lun (LUN symlink)
  *   vhs_dev (/dev/vhost-scsi open) -> vhs_endpoint -> vhs_tpg[target id]
  *
  * The I/O and control paths find the endpoint, the TPG of a target id and
  * the LUN under srcu_read_lock(&vhs_srcu) only.  Writers publish with
  * rcu_assign_pointer() once an object is complete, unpublish, wait with
- * synchronize_srcu() and then drain the per-object percpu_ref that every
- * command which found the object holds until its response is in the used
- * ring.  Those references are taken with percpu_ref_tryget_live(): finding
- * an object under SRCU does not make it live, only the reference does.
+ * synchronize_srcu() and then drain the percpu_ref that every command
+ * which found the object holds until its response is in the used ring:
+ * the endpoint's own, and for a LUN LIO's se_lun->lun_ref, which LIO
+ * drains in the unlink after our fabric_pre_unlink.  Those references are
+ * taken with percpu_ref_tryget_live(): finding an object under SRCU does
+ * not make it live, only the reference does.
  */
 #ifndef _DRIVERS_VHOST_SCSI_H
 #define _DRIVERS_VHOST_SCSI_H
@@ -42,9 +44,6 @@
 
 #define VHS_MAX_TARGET		256
 #define VHS_MAX_LUN		16384	/* flat space addressing, 14 bits */
-/* Retries of a LUN publication that found no memory, in jiffies. */
-#define VHS_PUBLISH_MIN_DELAY	(HZ / 10)
-#define VHS_PUBLISH_MAX_DELAY	(10 * HZ)
 #define VHS_MAX_IO_VQ		1024
 #define VHS_NAMELEN		256
 #define VHS_MAX_CDB		32
@@ -112,18 +111,6 @@ struct vhs_tport {
 	struct se_wwn wwn;
 };
 
-/* A logical unit as the I/O path sees it: a gate and a drain counter. */
-struct vhs_lun {
-	/*
-	 * Held by every command and TMF that found this LUN, from lookup
-	 * until its response is in the used ring.  Killed on unlink; the
-	 * release callback completes @drained.
-	 */
-	struct percpu_ref ref;
-	struct completion drained;
-	u64 unpacked_lun;
-};
-
 /* A target portal group: .../<wwn>/tpgt_N, virtio target id N */
 struct vhs_tpg {
 	u16 tpgt;
@@ -148,21 +135,14 @@ struct vhs_tpg {
 	 */
 	struct vhs_dev *vs;
 	/*
-	 * VHS_MAX_LUN slots, allocated with the TPG and never replaced, so
-	 * a LUN link allocates nothing but its vhs_lun (6.1's LIO ignores a
-	 * failing fabric_post_link; see @unpublished).  Slots: writers hold
-	 * mutex, readers hold vhs_srcu.
+	 * LIO's LUN of each id, VHS_MAX_LUN slots allocated with the TPG and
+	 * never replaced: a LUN link allocates nothing here, so it cannot
+	 * half fail (LIO ignores what fabric_post_link returns).  A slot is
+	 * set from fabric_post_link to fabric_pre_unlink, the span in which
+	 * LIO keeps the LUN's lun_ref live.  Slots: writers hold mutex,
+	 * readers hold vhs_srcu.
 	 */
-	struct vhs_lun __rcu **luns;
-	/*
-	 * LUNs LIO linked but whose vhs_lun could not be allocated: bit per
-	 * LUN id, protected by mutex.  @publish_work retries them, with
-	 * @publish_delay (jiffies, protected by mutex) doubling up to
-	 * VHS_PUBLISH_MAX_DELAY; an unlink clears the bit.
-	 */
-	unsigned long *unpublished;
-	struct delayed_work publish_work;
-	unsigned long publish_delay;
+	struct se_lun __rcu **luns;
 	/* On vhs_tpg_list: writers hold vhs_tpg_list_lock, readers its SRCU. */
 	struct list_head node;
 	struct vhs_tport *tport;
@@ -205,7 +185,7 @@ struct vhs_cmd {
 	struct vhs_vq *svq;
 	/* Per-use state from @ep up to @sgl_inline; vhs_cmd_get() clears it. */
 	struct vhs_endpoint *ep;	/* ep->ref held */
-	struct vhs_lun *lun;		/* lun->ref held, NULL if none */
+	struct se_lun *lun;		/* lun->lun_ref held, NULL if none */
 	/* On svq->inflight; protected by the vq mutex. */
 	struct list_head inflight_node;
 	/* On svq->done once LIO released it; lockless. */
@@ -332,7 +312,7 @@ struct vhs_dev {
 struct vhs_tmf {
 	struct vhs_dev *vs;
 	struct vhs_endpoint *ep;	/* ep->ref held */
-	struct vhs_lun *lun;		/* lun->ref held, or NULL */
+	struct se_lun *lun;		/* lun->lun_ref held, or NULL */
 	u32 subtype;
 	u16 head;
 	size_t in_len;
@@ -393,7 +373,8 @@ int vhs_pop_desc(struct vhs_dev *vs, struct vhost_virtqueue *vq,
 void vhs_reply_desc(struct vhost_virtqueue *vq, struct vhs_desc *d,
 		    const void *buf, size_t len);
 struct vhs_tpg *vhs_find_tpg(struct vhs_endpoint *ep, u8 target);
-struct vhs_lun *vhs_get_lun(struct vhs_tpg *tpg, u16 lun_id);
+struct se_lun *vhs_get_lun(struct vhs_tpg *tpg, u16 lun_id);
+void vhs_put_lun(struct se_lun *lun);
 int vhs_save_iov(struct vhost_virtqueue *vq, unsigned int out,
 		 unsigned int in, size_t len, struct iovec *inline_iov,
 		 struct iovec **iovp, unsigned int *nrp);

@@ -121,7 +121,7 @@ static void vhs_tmf_free(struct vhs_tmf *tmf)
 static void vhs_tmf_release(struct vhs_tmf *tmf)
 {
 	if (tmf->lun)
-		percpu_ref_put(&tmf->lun->ref);
+		vhs_put_lun(tmf->lun);
 	percpu_ref_put(&tmf->ep->ref);
 	vhs_tmf_free(tmf);
 }
@@ -225,7 +225,7 @@ static struct vhs_tmf *vhs_tmf_alloc(struct vhost_virtqueue *vq,
  * in its scope.
  */
 static int vhs_tmf_run(struct vhs_dev *vs, struct vhs_endpoint *ep,
-		       struct vhs_tpg *tpg, struct vhs_lun *lun,
+		       struct vhs_tpg *tpg, struct se_lun *lun,
 		       struct vhs_desc *d, u32 subtype,
 		       const struct vhs_scope *sc)
 {
@@ -267,7 +267,7 @@ static int vhs_tmf_start(struct vhs_dev *vs, struct vhs_endpoint *ep,
 		.lun_id = vhs_lun_id(req->lun),
 		.tag = vhost64_to_cpu(vq, req->tag),
 	};
-	struct vhs_lun *lun = NULL;
+	struct se_lun *lun = NULL;
 	int ret;
 
 	switch (subtype) {
@@ -308,7 +308,7 @@ static int vhs_tmf_start(struct vhs_dev *vs, struct vhs_endpoint *ep,
 	else
 		ret = vhs_tmf_run(vs, ep, tpg, lun, d, subtype, &sc);
 	if (ret != VHS_CTL_ASYNC)
-		percpu_ref_put(&lun->ref);
+		vhs_put_lun(lun);
 	return ret;
 }
 

@@ -8,10 +8,12 @@
  *
  * vhost_scsi LIO fabric "vhost": configfs WWNs, TPGs, nexus, LUN links.
  *
- * A LUN symlink publishes a vhs_lun in the TPG's SRCU-read LUN table once
- * it is set up, then queues a RESCAN event.  Unlink unpublishes it, waits
- * for readers (synchronize_srcu) and for every command or TMF that found
- * it (percpu_ref drain), and after LIO removed the LUN queues REMOVED.
+ * A LUN symlink publishes LIO's se_lun in the TPG's SRCU-read LUN table
+ * once LIO set it up, then queues a RESCAN event; the link allocates
+ * nothing of ours.  Unlink unpublishes it and waits for readers
+ * (synchronize_srcu); LIO then drains the LUN's lun_ref, which every
+ * command or TMF that found it holds until answered, and after that we
+ * queue REMOVED.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -187,86 +189,6 @@ static int vhs_parse_tpgt(const char *name, u16 *tpgt)
 	return strcmp(name, canon) ? -EINVAL : 0;
 }
 
-static void vhs_lun_release(struct percpu_ref *ref)
-{
-	complete(&container_of(ref, struct vhs_lun, ref)->drained);
-}
-
-static struct vhs_lun *vhs_lun_alloc(u64 id)
-{
-	struct vhs_lun *lun;
-
-	lun = kzalloc(sizeof(*lun), GFP_KERNEL | __GFP_NOWARN);
-	if (!lun)
-		return NULL;
-	if (percpu_ref_init(&lun->ref, vhs_lun_release, 0,
-			    GFP_KERNEL | __GFP_NOWARN)) {
-		kfree(lun);
-		return NULL;
-	}
-	init_completion(&lun->drained);
-	lun->unpacked_lun = id;
-	return lun;
-}
-
-static void vhs_lun_free(struct vhs_lun *lun)
-{
-	percpu_ref_exit(&lun->ref);
-	kfree(lun);
-}
-
-/* Publish LUN @id of @tpg and announce it to the guest. */
-static void vhs_lun_publish(struct vhs_tpg *tpg, struct vhs_lun *lun)
-{
-	lockdep_assert_held(&tpg->mutex);
-	rcu_assign_pointer(tpg->luns[lun->unpacked_lun], lun);
-	vhs_evt_post(tpg, lun->unpacked_lun, VIRTIO_SCSI_EVT_RESET_RESCAN);
-}
-
-/* A LUN whose vhs_lun could not be allocated: try again later. */
-static void vhs_lun_defer(struct vhs_tpg *tpg, u64 id)
-{
-	lockdep_assert_held(&tpg->mutex);
-	pr_warn_ratelimited("LUN %llu of %s/tpgt_%u is not visible to guests yet: out of memory; retrying\n",
-			    id, tpg->tport->name, tpg->tpgt);
-	set_bit(id, tpg->unpublished);
-	if (!delayed_work_pending(&tpg->publish_work)) {
-		tpg->publish_delay = VHS_PUBLISH_MIN_DELAY;
-		queue_delayed_work(system_wq, &tpg->publish_work,
-				   tpg->publish_delay);
-	}
-}
-
-/*
- * Publish the LUNs a link could not: each is still linked (an unlink
- * clears its bit under the mutex).  Still no memory: back off and retry.
- */
-static void vhs_publish_work(struct work_struct *work)
-{
-	struct vhs_tpg *tpg = container_of(to_delayed_work(work),
-					   struct vhs_tpg, publish_work);
-	struct vhs_lun *lun;
-	unsigned long id;
-
-	mutex_lock(&tpg->mutex);
-	for_each_set_bit(id, tpg->unpublished, VHS_MAX_LUN) {
-		lun = vhs_lun_alloc(id);
-		if (!lun) {
-			tpg->publish_delay = min_t(unsigned long,
-						   2 * tpg->publish_delay,
-						   VHS_PUBLISH_MAX_DELAY);
-			queue_delayed_work(system_wq, &tpg->publish_work,
-					   tpg->publish_delay);
-			break;
-		}
-		clear_bit(id, tpg->unpublished);
-		vhs_lun_publish(tpg, lun);
-		pr_info_ratelimited("LUN %lu of %s/tpgt_%u is visible to guests now\n",
-				    id, tpg->tport->name, tpg->tpgt);
-	}
-	mutex_unlock(&tpg->mutex);
-}
-
 static struct se_portal_group *vhs_make_tpg(struct se_wwn *wwn,
 					    const char *name)
 {
@@ -290,26 +212,18 @@ static struct se_portal_group *vhs_make_tpg(struct se_wwn *wwn,
 		ret = -ENOMEM;
 		goto out_free_tpg;
 	}
-	tpg->unpublished = bitmap_zalloc(VHS_MAX_LUN, GFP_KERNEL);
-	if (!tpg->unpublished) {
-		ret = -ENOMEM;
-		goto out_free_luns;
-	}
 	mutex_init(&tpg->mutex);
-	INIT_DELAYED_WORK(&tpg->publish_work, vhs_publish_work);
 	INIT_LIST_HEAD(&tpg->node);
 	tpg->tport = tport;
 	tpg->tpgt = tpgt;
 	ret = core_tpg_register(wwn, &tpg->se_tpg, tport->proto_id);
 	if (ret < 0)
-		goto out_free_unpublished;
+		goto out_free_luns;
 	mutex_lock(&vhs_tpg_list_lock);
 	list_add_tail_rcu(&tpg->node, &vhs_tpg_list);
 	mutex_unlock(&vhs_tpg_list_lock);
 	return &tpg->se_tpg;
 
-out_free_unpublished:
-	bitmap_free(tpg->unpublished);
 out_free_luns:
 	kvfree(tpg->luns);
 out_free_tpg:
@@ -345,10 +259,7 @@ static void vhs_drop_tpg(struct se_portal_group *se_tpg)
 	synchronize_srcu(&vhs_tpg_list_srcu);
 	/* Not claimed (configfs dependency), no LUN left: nothing reads. */
 	vhs_drop_nexus(tpg);
-	/* Every LUN is unlinked, so the work finds nothing to re-arm for. */
-	cancel_delayed_work_sync(&tpg->publish_work);
 	core_tpg_deregister(se_tpg);
-	bitmap_free(tpg->unpublished);
 	kvfree(tpg->luns);
 	kfree(tpg);
 }
@@ -491,28 +402,25 @@ static bool vhs_lun_mapped(struct se_session *sess, u64 id)
 }
 
 /*
- * fabric_post_link: LIO has the LUN; publish it, then announce it.  6.1's
- * LIO ignores what this returns, so the link needs no allocation but the
- * small vhs_lun; if even that fails, publish_work retries until it can.
+ * fabric_post_link: LIO has set the LUN up and made its lun_ref live;
+ * publish it, then announce it.  LIO ignores what this returns, so
+ * nothing here may fail: the slot was allocated with the TPG.
  */
 static int vhs_port_link(struct se_portal_group *se_tpg, struct se_lun *se_lun)
 {
 	struct vhs_tpg *tpg = to_vhs_tpg(se_tpg);
 	u64 id = se_lun->unpacked_lun;
-	struct vhs_lun *lun = NULL;
 
 	if (id >= VHS_MAX_LUN)
 		pr_warn_ratelimited("LUN %llu of %s/tpgt_%u is not visible to guests (LUNs %u and above cannot be addressed)\n",
 				    id, tpg->tport->name, tpg->tpgt,
 				    VHS_MAX_LUN);
-	else
-		lun = vhs_lun_alloc(id);
 	mutex_lock(&tpg->mutex);
 	tpg->nr_luns++;
-	if (lun)
-		vhs_lun_publish(tpg, lun);
-	else if (id < VHS_MAX_LUN)
-		vhs_lun_defer(tpg, id);
+	if (id < VHS_MAX_LUN) {
+		rcu_assign_pointer(tpg->luns[id], se_lun);
+		vhs_evt_post(tpg, id, VIRTIO_SCSI_EVT_RESET_RESCAN);
+	}
 	if (tpg->se_sess && !vhs_lun_mapped(tpg->se_sess, id))
 		pr_warn_ratelimited("LUN %llu of %s/tpgt_%u is not mapped for initiator %s: LIO could not allocate the mapping; unlink and link it again\n",
 				    id, tpg->tport->name, tpg->tpgt,
@@ -522,31 +430,29 @@ static int vhs_port_link(struct se_portal_group *se_tpg, struct se_lun *se_lun)
 }
 
 /*
- * fabric_pre_unlink: make the LUN invisible to new lookups, wait for the
- * lookups in progress, then for every command and TMF that found it to be
- * answered.  Only then may LIO take the LUN down.
+ * fabric_pre_unlink: make the LUN invisible to new lookups and wait for
+ * the lookups in progress.  After that every command and TMF that found
+ * the LUN holds its lun_ref (vhs_get_lun()), and LIO's core_dev_del_lun(),
+ * next in the unlink, kills lun_ref and waits until each has been
+ * answered; only then does the unlink return.  Waiting here for our
+ * lookups is what makes that drain complete: a lookup still between
+ * reading the slot and its tryget could otherwise touch a lun_ref that
+ * LIO has killed and freed (percpu_ref_exit()) by then.  The wait is
+ * under the TPG mutex, so whoever takes it next (a link, SET_ENDPOINT's
+ * claim, a nexus drop) finds no lookup of the old LUN left; LIO's drain
+ * runs after we dropped it.
  */
 static void vhs_port_unlink(struct se_portal_group *se_tpg,
 			    struct se_lun *se_lun)
 {
 	struct vhs_tpg *tpg = to_vhs_tpg(se_tpg);
 	u64 id = se_lun->unpacked_lun;
-	struct vhs_lun *lun = NULL;
 
 	mutex_lock(&tpg->mutex);
 	tpg->nr_luns--;
-	if (id < VHS_MAX_LUN) {
-		clear_bit(id, tpg->unpublished);
-		lun = rcu_dereference_protected(tpg->luns[id],
-						lockdep_is_held(&tpg->mutex));
+	if (id < VHS_MAX_LUN)
 		RCU_INIT_POINTER(tpg->luns[id], NULL);
-	}
-	if (lun) {
-		percpu_ref_kill(&lun->ref);
-		synchronize_srcu(&vhs_srcu);
-		wait_for_completion(&lun->drained);
-		vhs_lun_free(lun);
-	}
+	synchronize_srcu(&vhs_srcu);
 	mutex_unlock(&tpg->mutex);
 }
 

@@ -356,7 +356,7 @@ static void vhs_cmd_put(struct vhs_vq *svq, struct vhs_cmd *cmd)
 	vhs_io_unmap(cmd);
 	list_del_init(&cmd->inflight_node);
 	if (cmd->lun)
-		percpu_ref_put(&cmd->lun->ref);
+		vhs_put_lun(cmd->lun);
 	percpu_ref_put(&cmd->ep->ref);
 	cmd->next_free = svq->free;
 	svq->free = cmd;
@@ -364,7 +364,7 @@ static void vhs_cmd_put(struct vhs_vq *svq, struct vhs_cmd *cmd)
 
 /* Takes a command off the free list; the caller holds an ep reference. */
 static struct vhs_cmd *vhs_cmd_get(struct vhs_vq *svq, struct vhs_req *r,
-				   struct vhs_endpoint *ep, struct vhs_lun *lun)
+				   struct vhs_endpoint *ep, struct se_lun *lun)
 {
 	struct vhs_cmd *cmd = svq->free;
 
@@ -452,7 +452,7 @@ static int vhs_io_start(struct vhs_vq *svq, struct vhs_endpoint *ep,
 	struct vhost_virtqueue *vq = &svq->vq;
 	struct iov_iter data = r->d.out_iter;
 	u16 lun_id = vhs_lun_id(r->lun);
-	struct vhs_lun *lun = NULL;
+	struct se_lun *lun = NULL;
 	struct vhs_tpg *tpg;
 	struct vhs_cmd *cmd;
 	int ret;
@@ -469,7 +469,7 @@ static int vhs_io_start(struct vhs_vq *svq, struct vhs_endpoint *ep,
 	if (!percpu_ref_tryget_live(&ep->ref)) {
 		/* CLEAR_ENDPOINT is under way: the target is going away. */
 		if (lun)
-			percpu_ref_put(&lun->ref);
+			vhs_put_lun(lun);
 		return VIRTIO_SCSI_S_BAD_TARGET;
 	}
 

@@ -105,21 +105,29 @@ struct vhs_tpg *vhs_find_tpg(struct vhs_endpoint *ep, u8 target)
 }
 
 /*
- * Callers hold vhs_srcu.  Returns the LUN with a reference that the caller
- * drops once the command's response is in the used ring, or NULL when the
- * LUN is not (or no longer) published.
+ * Callers hold vhs_srcu.  Returns the LUN with a reference on LIO's
+ * lun_ref that the caller drops with vhs_put_lun() once the command's
+ * response is in the used ring, or NULL when the LUN is not (or no longer)
+ * published.  LIO's unlink waits for that reference (core_dev_del_lun()
+ * drains lun_ref) after fabric_pre_unlink unpublished the LUN and waited
+ * out our lookups, so a slot's LUN is live for as long as it is readable.
  */
-struct vhs_lun *vhs_get_lun(struct vhs_tpg *tpg, u16 lun_id)
+struct se_lun *vhs_get_lun(struct vhs_tpg *tpg, u16 lun_id)
 {
-	struct vhs_lun *lun;
+	struct se_lun *lun;
 
 	if (lun_id >= VHS_MAX_LUN)
 		return NULL;
 	lun_id = array_index_nospec(lun_id, VHS_MAX_LUN);
 	lun = srcu_dereference(tpg->luns[lun_id], &vhs_srcu);
-	if (!lun || !percpu_ref_tryget_live(&lun->ref))
+	if (!lun || !percpu_ref_tryget_live(&lun->lun_ref))
 		return NULL;
 	return lun;
+}
+
+void vhs_put_lun(struct se_lun *lun)
+{
+	percpu_ref_put(&lun->lun_ref);
 }
 
 /*
