@@ -1322,6 +1322,100 @@ out:
 }
 
 /*
+ * unlink_waits_for_answers, unlink_waits_for_tmf_answers: LIO lets go of
+ * a command's or a TMF's LUN (lun_ref) when it is done with it, before
+ * the fabric answers the guest; the unlink must also wait for the answer,
+ * which the command's or TMF's own hold on lun_ref until its response is
+ * in the used ring gives.  A TEST UNIT READY or LUN RESET to LUN 0 has
+ * its response buffer in a page that userfaultfd holds, so the worker
+ * stops while writing the answer, with LIO done.  An unlink of LUN 0 from
+ * a thread must not return until the page is let go, and then must, with
+ * the answer delivered.
+ */
+#define UA_HELD_MS	2000
+
+static void ua_check(struct __test_metadata *_metadata, struct vsg_env *e,
+		     bool tmf)
+{
+	struct sb_thread unl = { .e = e };
+	struct sb_hold h = { .fd = -1 };
+	struct vsg_cmd *c = NULL;
+	struct vsg_seg seg[2];
+	__u8 tur[6] = { 0 };
+	void *rpage = NULL;
+	int ret;
+
+	h.fd = uffd_open();
+	ASSERT_LE(0, h.fd) TH_LOG("userfaultfd: %s", strerror(-h.fd));
+	c = vsg_cmd_get(tmf ? &e->d->vqs[VSG_VQ_CTL] : e->q);
+	rpage = vsg_alloc(e->d, SB_PAGE, SB_PAGE);
+	ret = c && rpage ? 0 : -ENOMEM;
+	if (!ret && tmf)
+		vsg_tmf_prep(c, VIRTIO_SCSI_T_TMF_LOGICAL_UNIT_RESET, 1, 0, 0);
+	else if (!ret)
+		vsg_scsi_prep(c, 1, 0, tur, sizeof(tur));
+	if (!ret)
+		ret = sb_hold_page(&h, 0, rpage, rpage);
+	EXPECT_EQ(0, ret) TH_LOG("holding the response page: %s",
+				 strerror(-ret));
+	if (ret)
+		goto out;
+	seg[0] = (struct vsg_seg){
+		.addr = (uintptr_t)c->req,
+		.len = tmf ? sizeof(struct virtio_scsi_ctrl_tmf_req) :
+			     vsg_req_size(e->d),
+	};
+	seg[1] = (struct vsg_seg){
+		.addr = (uintptr_t)rpage,
+		.len = tmf ? sizeof(struct virtio_scsi_ctrl_tmf_resp) :
+			     sizeof(struct virtio_scsi_cmd_resp),
+		.flags = VRING_DESC_F_WRITE,
+	};
+	ret = vsg_cmd_submit(c, seg, 2, 0);
+	if (!ret)
+		ret = sb_fault(&h, 0);
+	EXPECT_EQ(0, ret) TH_LOG("the worker never wrote the answer: %s",
+				 strerror(-ret));
+	if (ret)
+		goto out;
+	EXPECT_EQ(0, sb_start(&unl, sb_unlinker));
+	EXPECT_FALSE(sb_join(&unl, UA_HELD_MS))
+		TH_LOG("unlink returned before the answer was written");
+	EXPECT_EQ(0, sb_let_go(&h, 0));
+	EXPECT_TRUE(sb_join(&unl, 10000)) TH_LOG("unlink never returned");
+	EXPECT_EQ(0, unl.ret);
+	EXPECT_EQ(0, vsg_cmd_wait(c, VSG_CMD_TIMEOUT_MS))
+		TH_LOG("never answered");
+	/* FUNCTION COMPLETE (0) for the LUN RESET, OK for the TUR */
+	EXPECT_EQ(VIRTIO_SCSI_S_OK, tmf ?
+		  ((struct virtio_scsi_ctrl_tmf_resp *)rpage)->response :
+		  ((struct virtio_scsi_cmd_resp *)rpage)->response);
+out:
+	/* Closing the userfaultfd lets go of whatever still waits. */
+	close(h.fd);
+	EXPECT_TRUE(sb_join(&unl, 20000));
+	free(h.fill[0]);
+	if (c)
+		vsg_cmd_put(c);
+}
+
+TEST_F_TIMEOUT(race, unlink_waits_for_answers, 60)
+{
+	if (vsg_flavour_stock())
+		SKIP(return, "%s",
+		     "6.1's unlink waits for LIO's completion only, not for the answer");
+	ua_check(_metadata, &self->e, false);
+}
+
+TEST_F_TIMEOUT(race, unlink_waits_for_tmf_answers, 60)
+{
+	if (vsg_flavour_stock())
+		SKIP(return, "%s",
+		     "6.1's unlink waits for LIO's completion only, not for the answer");
+	ua_check(_metadata, &self->e, true);
+}
+
+/*
  * SET_ENDPOINT with a huge request queue, then LUN unlink.  6.1's
  * driver keeps a pointer to the device when SET_ENDPOINT fails and uses
  * it after free on unlink, so not run against stock.

@@ -224,6 +224,9 @@ int vsg_rw(struct vsg_vq *vq, unsigned int t, unsigned int l, bool write,
 /* control queue */
 int vsg_tmf(struct vsg_dev *d, __u32 subtype, unsigned int target,
 	    unsigned int lun, __u64 tag, __u8 *response, int timeout_ms);
+/* Fills @c's request with a TMF. */
+void vsg_tmf_prep(struct vsg_cmd *c, __u32 subtype, unsigned int target,
+		  unsigned int lun, __u64 tag);
 /* A TMF submitted and kicked, not waited for; NULL if it could not be. */
 struct vsg_cmd *vsg_tmf_start(struct vsg_dev *d, __u32 subtype,
 			      unsigned int target, unsigned int lun, __u64 tag);

@@ -147,8 +147,8 @@ static int vsg_ctl(struct vsg_dev *d, size_t req_len, size_t resp_len,
 }
 
 /* A TMF request in @c, its response area preset to 0xa5. */
-static void vsg_tmf_prep(struct vsg_cmd *c, __u32 subtype,
-			 unsigned int target, unsigned int lun, __u64 tag)
+void vsg_tmf_prep(struct vsg_cmd *c, __u32 subtype,
+		  unsigned int target, unsigned int lun, __u64 tag)
 {
 	struct virtio_scsi_ctrl_tmf_req *r = c->req;
 
