@@ -295,41 +295,97 @@ static bool host_task(const char *pid, const char *tid)
 	return !strncmp(comm, "vhost-", 6) || !strncmp(comm, "kworker/", 8);
 }
 
+/* The run time of every host task at one moment, by thread id. */
+struct cpu_snap {
+	struct task_ns {
+		int tid;
+		__u64 ns;
+	} *t;
+	size_t n, cap;
+	__u64 irq_ns;
+};
+
+static int cmp_tid(const void *a, const void *b)
+{
+	const struct task_ns *x = a, *y = b;
+
+	return (x->tid > y->tid) - (x->tid < y->tid);
+}
+
+static int snap_add(struct cpu_snap *s, int tid, __u64 ns)
+{
+	struct task_ns *t;
+
+	if (s->n == s->cap) {
+		t = realloc(s->t, (s->cap * 2 + 64) * sizeof(*t));
+		if (!t)
+			return -1;
+		s->t = t;
+		s->cap = s->cap * 2 + 64;
+	}
+	s->t[s->n].tid = tid;
+	s->t[s->n++].ns = ns;
+	return 0;
+}
+
 /*
- * The host's CPU time for the guest's commands: the run time of the vhost
- * workers and of every kworker, from each thread's schedstat, plus
- * interrupt and softirq time.  Not the rest of the VM's tasks (the test's
- * shell, timers, 9p), whose noise no module causes.  0 when schedstat is
- * missing (CONFIG_SCHED_INFO).
+ * The run time of the vhost workers and of every kworker, from each
+ * thread's schedstat, and the interrupt and softirq time.  False when
+ * schedstat is missing (CONFIG_SCHED_INFO) or memory ran out.
  */
-static __u64 host_cpu_ns(void)
+static bool host_cpu_snap(struct cpu_snap *s)
 {
 	char path[560];
 	struct dirent *p, *t;
 	DIR *proc, *task;
-	__u64 sum = 0;
+	bool ok = true;
 
+	s->n = 0;
 	proc = opendir("/proc");
 	if (!proc)
-		return 0;
-	while ((p = readdir(proc))) {
+		return false;
+	while (ok && (p = readdir(proc))) {
 		if (p->d_name[0] < '1' || p->d_name[0] > '9')
 			continue;
 		snprintf(path, sizeof(path), "/proc/%s/task", p->d_name);
 		task = opendir(path);
 		if (!task)
 			continue;
-		while ((t = readdir(task))) {
+		while (ok && (t = readdir(task))) {
 			if (t->d_name[0] == '.' || !host_task(p->d_name, t->d_name))
 				continue;
 			snprintf(path, sizeof(path), "/proc/%s/task/%s/schedstat",
 				 p->d_name, t->d_name);
-			sum += proc_u64(path);
+			ok = !snap_add(s, atoi(t->d_name), proc_u64(path));
 		}
 		closedir(task);
 	}
 	closedir(proc);
-	return sum ? sum + irq_ns() : 0;
+	qsort(s->t, s->n, sizeof(*s->t), cmp_tid);
+	s->irq_ns = irq_ns();
+	return ok && s->n && s->t[s->n - 1].ns;
+}
+
+/*
+ * The host's CPU time between two snapshots: what each task present at
+ * the end ran since the start (all of it if it started since).  A
+ * difference of two sums would lose the whole life of a kworker that
+ * exits meanwhile.
+ */
+static __u64 host_cpu_delta(const struct cpu_snap *a, const struct cpu_snap *b)
+{
+	const struct task_ns *was;
+	__u64 sum = b->irq_ns - a->irq_ns;
+	size_t i;
+
+	for (i = 0; i < b->n; i++) {
+		was = bsearch(&b->t[i], a->t, a->n, sizeof(*a->t), cmp_tid);
+		if (!was || was->ns > b->t[i].ns)	/* new, or a reused id */
+			sum += b->t[i].ns;
+		else
+			sum += b->t[i].ns - was->ns;
+	}
+	return sum;
 }
 
 static void point_name(const struct point *p, char *buf, size_t len)
@@ -390,14 +446,16 @@ static void lanes_free(struct lane *l, unsigned int n)
 
 static void report(struct bench *b, const struct point *p, struct lane *l)
 {
-	__u64 cpu0, cpu1, ops = 0, ns = 0;
+	struct cpu_snap cpu0 = { 0 }, cpu1 = { 0 };
+	__u64 ops = 0, ns = 0;
+	bool cpu_ok;
 	size_t i, n = 0;
 	char name[64], why[160] = "";
 	double secs;
 	__u32 *lat;
 
 	point_name(p, name, sizeof(name));
-	cpu0 = host_cpu_ns();
+	cpu_ok = host_cpu_snap(&cpu0);
 	lanes_run(l, p->queues, why, sizeof(why));
 	for (i = 0; i < p->queues; i++) {
 		ops += l[i].ops;
@@ -405,15 +463,15 @@ static void report(struct bench *b, const struct point *p, struct lane *l)
 		if (l[i].end_ns - l[i].start_ns > ns)
 			ns = l[i].end_ns - l[i].start_ns;
 	}
-	cpu1 = host_cpu_ns();
+	cpu_ok = host_cpu_snap(&cpu1) && cpu_ok;
 	if (why[0] || !ops || !ns) {
 		ksft_test_result_fail("%s: %s\n", name, why[0] ? why : "no commands");
-		return;
+		goto out_free_snaps;
 	}
 	lat = malloc(n * sizeof(*lat));
 	if (!lat) {
 		ksft_test_result_fail("%s: out of memory\n", name);
-		return;
+		goto out_free_snaps;
 	}
 	for (i = 0, n = 0; i < p->queues; i++) {
 		memcpy(lat + n, l[i].lat_us, l[i].nlat * sizeof(*lat));
@@ -429,11 +487,15 @@ static void report(struct bench *b, const struct point *p, struct lane *l)
 	printf(" secs=%.2f ops=%llu iops=%.0f mbps=%.1f p50_us=%u p99_us=%u",
 	       secs, (unsigned long long)ops, ops / secs,
 	       ops * p->bs / secs / 1e6, lat[n / 2], lat[n * 99 / 100]);
-	if (cpu0 && cpu1 > cpu0)
-		printf(" host_cpu_us_per_kcmd=%.0f", (cpu1 - cpu0) / 1e3 * 1000 / ops);
+	if (cpu_ok)
+		printf(" host_cpu_us_per_kcmd=%.0f",
+		       host_cpu_delta(&cpu0, &cpu1) / 1e3 * 1000 / ops);
 	printf("\n");
 	free(lat);
 	ksft_test_result_pass("%s\n", name);
+out_free_snaps:
+	free(cpu0.t);
+	free(cpu1.t);
 }
 
 static void run_point(struct bench *b, const struct point *p)
