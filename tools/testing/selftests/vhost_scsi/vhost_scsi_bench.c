@@ -13,7 +13,9 @@
  * Environment: VSG_BENCH_SECS (seconds per point, default 2; 0.1 for a
  * smoke run), VSG_BENCH_ROUND (a label for the report, default 1),
  * VSG_BENCH_ONLY (run only the points whose name contains it, say for a
- * profile), VSG_FLAVOUR (ours or stock, set by run.sh).
+ * profile), VSG_BENCH_MARK (a file that exists while a point's commands
+ * run, for tools/testing/bench/profile), VSG_FLAVOUR (ours or stock, set
+ * by run.sh).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -91,6 +93,7 @@ struct bench {
 	unsigned int round;
 	const char *flavour;
 	const char *only;	/* VSG_BENCH_ONLY, NULL for all points */
+	const char *mark;	/* VSG_BENCH_MARK, NULL for none */
 };
 
 static __u64 now_ns(void)
@@ -444,6 +447,24 @@ static void lanes_free(struct lane *l, unsigned int n)
 		free(l[n].lat_us);
 }
 
+/* VSG_BENCH_MARK exists while a point's commands run. */
+static void mark_point(const struct bench *b, bool running)
+{
+	FILE *f;
+
+	if (!b->mark)
+		return;
+	if (!running) {
+		unlink(b->mark);
+		return;
+	}
+	f = fopen(b->mark, "w");
+	if (f)
+		fclose(f);
+	else
+		ksft_print_msg("VSG_BENCH_MARK %s: %s\n", b->mark, strerror(errno));
+}
+
 static void report(struct bench *b, const struct point *p, struct lane *l)
 {
 	struct cpu_snap cpu0 = { 0 }, cpu1 = { 0 };
@@ -456,7 +477,9 @@ static void report(struct bench *b, const struct point *p, struct lane *l)
 
 	point_name(p, name, sizeof(name));
 	cpu_ok = host_cpu_snap(&cpu0);
+	mark_point(b, true);
 	lanes_run(l, p->queues, why, sizeof(why));
+	mark_point(b, false);
 	for (i = 0; i < p->queues; i++) {
 		ops += l[i].ops;
 		n += l[i].nlat;
@@ -1025,6 +1048,7 @@ int main(void)
 	b.round = round ? atoi(round) : 1;
 	b.flavour = vsg_flavour();
 	b.only = getenv("VSG_BENCH_ONLY");
+	b.mark = getenv("VSG_BENCH_MARK");
 	if (b.secs <= 0 || b.secs > 600)
 		ksft_exit_fail_msg("VSG_BENCH_SECS %s: not in (0, 600]\n", secs);
 	ksft_print_header();
