@@ -9,7 +9,8 @@
 #   make check-debug     only the debug-kernel tier
 #   make mutants         run the mutants of tools/testing/mutants (hours)
 #   make stress          long hot-plug storms, ours against Debian's (116 min)
-#   make bench           benchmarks, ours against Debian's in one boot (11 min)
+#   make bench           benchmarks, ours against Debian's in one boot (30 min)
+#   make profile         perf at one benchmark point, ours against Debian's
 #   make deb             the DKMS package hotplug-kmod-dkms (out/deb/)
 #   make deb-test        install, use and remove it in VMs (about 50 min)
 #   make demo            boot a VM and show the drivers at work
@@ -54,7 +55,7 @@ SELFTESTS := $(patsubst %/Makefile,%,$(wildcard tools/testing/selftests/*/Makefi
 
 export CACHE OUT KVER KDIR KSRC
 
-.PHONY: all modules selftests check check-debug lint mutants stress bench \
+.PHONY: all modules selftests check check-debug lint mutants stress bench profile \
 	deb deb-test vmtest demo install patches clean help
 
 all: modules selftests
@@ -112,6 +113,11 @@ stress: all
 # Documentation/admin-guide/hotplug-bench.{rst,json} and the plots.
 bench: all
 	@$(CURDIR)/tools/testing/bench/run $(or $(BENCH),full) $(or $(BENCH_KERNEL),debian)
+
+# Not part of check: perf in the test VM at one point of the benchmark,
+# ours against Debian's; PROFILE="POINT SECS ROUNDS" (see the script).
+profile: all
+	@$(CURDIR)/tools/testing/bench/profile $(PROFILE)
 
 # The DKMS package: builds nothing here; DKMS builds on the host.
 deb:
