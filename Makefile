@@ -9,7 +9,7 @@
 #   make check-debug     only the debug-kernel tier
 #   make mutants         run the mutants of tools/testing/mutants (hours)
 #   make stress          long hot-plug storms, ours against Debian's (116 min)
-#   make bench           benchmarks, ours against Debian's in one boot (30 min)
+#   make bench           benchmarks, ours against Debian's (two boots, 40 min)
 #   make profile         perf at one benchmark point, ours against Debian's
 #   make deb             the DKMS package hotplug-kmod-dkms (out/deb/)
 #   make deb-test        install, use and remove it in VMs (about 50 min)
