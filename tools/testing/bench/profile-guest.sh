@@ -25,6 +25,8 @@ window=$(((secs + 1) / 2))
 root=${HP_ROOT:?}
 out=${HP_OUT:-/tmp}/profile
 vs=$root/tools/testing/selftests/vhost_scsi
+# shellcheck source=../vm/guest-lib.sh disable=SC1091
+. "$root/tools/testing/vm/guest-lib.sh"
 events=task-clock,context-switches,sched:sched_wakeup,sched:sched_migrate_task,workqueue:workqueue_execute_start,irq:irq_handler_entry,irq_vectors:reschedule_entry,irq_vectors:call_function_single_entry
 mkdir -p "$out"
 command -v perf > /dev/null || { echo "profile: no perf in the VM"; exit 2; }
@@ -43,22 +45,23 @@ wait_point() {
 
 # report <name>: the per-run summary and the symbol files
 report() {
-	local name=$1 data=$out/$1.data stat=$out/$1.stat
-	local line ops worker R
+	local name=$1 data=$out/$1.data
+	local line ops worker R comms
 
 	line=$(grep -m1 "^# bench: " "$out/$name.log")
 	echo "$name: ${line#\# bench: }"
 	ops=$(echo "$line" | grep -o "iops=[0-9]*" | cut -d= -f2)
 	ops=$((${ops:-0} * window))
 	[ "$ops" -gt 0 ] || { echo "$name: no commands"; return 1; }
-	awk -v ops="$ops" -v name="$name" '
-		$1 ~ /^[0-9.]+$/ && $2 != "task-clock" {
-			gsub(",", "", $1); printf "%s: %s per command %.2f\n", name, $2, $1 / ops
-		}' "$stat"
+	# perf stat -x, lines: value,unit,event,...
+	awk -F, -v ops="$ops" -v name="$name" '
+		$1 ~ /^[0-9.]+$/ && $3 != "task-clock" {
+			printf "%s: %s per command %.2f\n", name, $3, $1 / ops
+		}' "$out/$name.stat.csv"
 	R="perf report -i $data --no-children --stdio -g none"
-	$R --sort comm 2> /dev/null | grep -v "^#" | grep -v "^$" | head -8 |
-		sed "s/^/$name: samples /"
-	worker=$($R --sort comm 2> /dev/null | grep -o "vhost-[0-9]*" | head -1)
+	comms=$($R --sort comm 2> /dev/null | grep -v "^#" | grep -v "^$")
+	echo "$comms" | head -8 | sed "s/^/$name: samples /"
+	worker=$(echo "$comms" | grep -o "vhost-[0-9]*" | head -1)
 	[ -n "$worker" ] &&
 		$R --comm "$worker" --sort dso,sym 2> /dev/null | grep -v "^#" |
 		grep -v "^$" | head -40 > "$out/$name-worker.txt"
@@ -75,18 +78,12 @@ report() {
 # So the tracepoints are turned on once, with CPU 0 alone online, and held
 # on by an idle perf stat until the end: the runs' own perf stat then
 # patches nothing.
-cpus_online() {
-	local c
-
-	for c in /sys/devices/system/cpu/cpu[1-9]*/online; do
-		[ -e "$c" ] && echo "$1" > "$c"
-	done
-}
-cpus_online 0
+off=$(hp_cpus_offline) || hp_die "profile: cannot take the secondary CPUs offline"
 perf stat -a -e "$events" -o /dev/null -- sleep 100000 > /dev/null 2>&1 &
 holder=$!
 sleep 2
-cpus_online 1
+# shellcheck disable=SC2086 # one CPU number per word
+hp_cpus_online $off
 trap 'kill $holder 2> /dev/null' EXIT
 
 rc=0
@@ -120,7 +117,6 @@ for r in $(seq "$rounds"); do
 		done
 		kill -INT "$rec"
 		wait "$rec"
-		awk -F, '{ print $1, $3 }' "$out/$name.stat.csv" > "$out/$name.stat"
 		wait "$bench" || { echo "profile: $name: the bench failed"; rc=1; }
 		report "$name" || rc=1
 	done
