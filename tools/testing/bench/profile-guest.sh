@@ -32,8 +32,7 @@ mkdir -p "$out"
 command -v perf > /dev/null || { echo "profile: no perf in the VM"; exit 2; }
 
 # Waits for the bench to run its point: VSG_BENCH_MARK exists while the
-# point's commands run (the module is loaded by then, so perf's module
-# maps have it).
+# point's commands run.
 wait_point() {
 	for _ in $(seq 1200); do
 		[ -e "$1" ] && return 0
@@ -58,7 +57,12 @@ report() {
 		$1 ~ /^[0-9.]+$/ && $3 != "task-clock" {
 			printf "%s: %s per command %.2f\n", name, $3, $1 / ops
 		}' "$out/$name.stat.csv"
-	R="perf report -i $data --no-children --stdio -g none"
+	# perf record started before run.sh loaded the module, and perf
+	# report runs after it unloaded it: without the kallsyms of the point
+	# perf lumps the module's samples into one bogus kernel symbol; with
+	# it, what perf still cannot place shows as [unknown] addresses that
+	# $name.kallsyms names
+	R="perf report -i $data --kallsyms $out/$name.kallsyms --no-children --stdio -g none"
 	comms=$($R --sort comm 2> /dev/null | grep -v "^#" | grep -v "^$")
 	echo "$comms" | head -8 | sed "s/^/$name: samples /"
 	worker=$(echo "$comms" | grep -o "vhost-[0-9]*" | head -1)
@@ -110,6 +114,7 @@ for r in $(seq "$rounds"); do
 			rc=1
 			continue
 		fi
+		cp /proc/kallsyms "$out/$name.kallsyms"
 		perf stat -a -x, -e "$events" -o "$out/$name.stat.csv" -- \
 			sleep "$window" > /dev/null 2>&1
 		while [ -e "$out/mark" ] && kill -0 "$bench" 2> /dev/null; do
