@@ -37,6 +37,18 @@ run() {	# case-name extra-args... ; sets rc, tap, log
 	tap=$base/$name/results.tap
 }
 
+# What a failing case's runner said, for the one line CI shows: the first
+# test it failed, and the complaints the test printed (PATTERN) in its log.
+said() {	# case test pattern
+	local first told tlog=$base/$1/logs/$2.log
+
+	first=$(grep -m 1 '^not ok ' "$tap" 2>/dev/null | cut -c1-160)
+	[ -f "$tlog" ] &&
+		told=$(grep -E "$3" "$tlog" | head -n 4 | paste -s -d '|' | cut -c1-300)
+	printf 'rc=%s; %s; %s; see %s' "$rc" "${first:-no TAP line}" \
+		"${told:-the test said nothing}" "$log"
+}
+
 echo "TAP version 13"
 
 # Without a VM: two declared warnings printed at once by two CPUs leave
@@ -128,7 +140,8 @@ run inner "$here/gate/inner.list"
 if [ $rc = 0 ] && grep -q '^ok 1 gate-inner-retry$' "$tap"; then
 	result ok inner-guest-boots-again-only-before-init
 else
-	result not-ok inner-guest-boots-again-only-before-init "rc=$rc, see $log"
+	result not-ok inner-guest-boots-again-only-before-init \
+		"$(said inner gate-inner-retry '^(early|late): ')"
 fi
 
 result skip runner-fails-on-lockdep-report "Debian's kernel has no lockdep; runs on the debug kernel"
