@@ -54,6 +54,7 @@ step() {
 		tail -n 30 "$res/$name.log" | sed 's/^/  | /'
 	fi
 	echo "check: $name: $([ "$rc" = 0 ] && echo ok || echo FAILED) ($(($(date +%s) - t0))s)"
+	echo "$name $(($(date +%s) - t0))s" >> "$res/times"
 	return "$rc"
 }
 
@@ -453,5 +454,8 @@ for name in $failed_steps; do
 		tail -n 15 "$res/$name.log"
 	fi | cut -c1-200 | sed 's/^/  | /'
 done
+# Where the time went, next to the end (all that CI keeps).
+[ -f "$res/times" ] &&
+	echo "check: $(($(date +%s) - begin))s; by step: $(awk '{ printf "%s%s %s", sep, $1, $2; sep = ", " }' "$res/times")"
 echo "$total_pass passed, $total_fail failed, $total_skip skipped"
 [ $total_fail = 0 ]
