@@ -436,20 +436,44 @@ report() {
 # nested page faults): after a reset KVM has already reinitialized the
 # vCPU, so this is the only record of what led up to it.  HP_INNER_TRACE=0
 # turns it off.
+#
+# Enabling a trace event patches kernel text (its static call and static
+# key), and so would disabling it.  Under TCG that froze the test VM when
+# the other vCPU ran the code being patched: CPU 0 looped in
+# asm_exc_int3() in __schedule() while CPU 1 waited in text_poke_bp() for
+# it, from this script's "echo 1 > .../enable" (see hp_kvm in guest-lib.sh).
+# So the events are enabled once per test-VM boot, with every CPU but the
+# boot CPU offline, and never disabled: between inner guests only the ring
+# buffer is switched off (tracing_on), which patches nothing.
+KVM_EVENTS="kvm_exit kvm_inj_exception kvm_inj_virq kvm_page_fault kvm_userspace_exit"
 trace_dir=
+trace_enable_events() {	# tracefs
+	local e off rc=0
+
+	for e in $KVM_EVENTS; do
+		[ -e "$1/events/kvm/$e/enable" ] || continue
+		[ "$(cat "$1/events/kvm/$e/enable")" = 1 ] && continue
+		[ -n "${off+set}" ] || off=$(hp_cpus_offline) || return 1
+		echo 1 > "$1/events/kvm/$e/enable" || rc=1
+	done
+	# shellcheck disable=SC2086 # a list of CPU numbers
+	[ -n "${off:-}" ] && hp_cpus_online $off
+	return $rc
+}
+
 trace_start() {
-	local t=/sys/kernel/tracing e
+	local t=/sys/kernel/tracing
 
 	[ "${HP_INNER_TRACE:-1}" = 1 ] || return 0
 	[ -d $t/events/kvm ] || mount -t tracefs nodev $t 2>/dev/null
 	[ -d $t/events/kvm ] || return 0
 	echo 0 > $t/tracing_on
 	echo 1024 > $t/buffer_size_kb
+	if ! trace_enable_events $t; then
+		echo "inner-guest: cannot enable KVM's trace events; booting without them"
+		return 0
+	fi
 	: > $t/trace
-	for e in kvm_exit kvm_inj_exception kvm_inj_virq kvm_page_fault \
-		 kvm_userspace_exit; do
-		[ -e $t/events/kvm/$e/enable ] && echo 1 > $t/events/kvm/$e/enable
-	done
 	echo 1 > $t/tracing_on
 	trace_dir=$t
 }
@@ -457,7 +481,6 @@ trace_start() {
 trace_stop() {
 	[ -n "$trace_dir" ] || return 0
 	echo 0 > $trace_dir/tracing_on
-	echo 0 > $trace_dir/events/kvm/enable
 	grep -v '^#' $trace_dir/trace | tail -n 400 > "$work/kvm-trace.txt"
 	: > $trace_dir/trace
 }
