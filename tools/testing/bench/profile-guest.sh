@@ -82,12 +82,14 @@ report() {
 # So the tracepoints are turned on once, with CPU 0 alone online, and held
 # on by an idle perf stat until the end: the runs' own perf stat then
 # patches nothing.
-off=$(hp_cpus_offline) || hp_die "profile: cannot take the secondary CPUs offline"
-perf stat -a -e "$events" -o /dev/null -- sleep 100000 > /dev/null 2>&1 &
-holder=$!
-sleep 2
-# shellcheck disable=SC2086 # one CPU number per word
-hp_cpus_online $off
+# shellcheck disable=SC2317 # run through hp_cpu0_alone
+hold_events() {
+	perf stat -a -e "$events" -o /dev/null -- sleep 100000 > /dev/null 2>&1 &
+	holder=$!
+	sleep 2
+}
+hp_cpu0_alone hold_events ||
+	hp_die "profile: cannot take the secondary CPUs offline"
 trap 'kill $holder 2> /dev/null' EXIT
 
 rc=0

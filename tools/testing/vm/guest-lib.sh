@@ -79,7 +79,7 @@ hp_expect_report() {
 # but the boot CPU offline: then nothing executes what is patched.  Skips
 # the test when the CPU has neither SVM nor VMX.
 hp_kvm() {
-	local pidfile=/run/hp-kvm-hold.pid mod=kvm_amd off rc=0
+	local pidfile=/run/hp-kvm-hold.pid mod=kvm_amd rc=0
 
 	if [ -s $pidfile ] && kill -0 "$(cat $pidfile)" 2>/dev/null; then
 		return 0
@@ -87,21 +87,34 @@ hp_kvm() {
 	grep -qw vmx /proc/cpuinfo && mod=kvm_intel
 	grep -qw -e svm -e vmx /proc/cpuinfo ||
 		hp_skip "the test VM's CPU has neither SVM nor VMX, so no inner guest"
-	off=$(hp_cpus_offline) || rc=1
-	if [ $rc = 0 ] && [ ! -c /dev/kvm ]; then
-		modprobe $mod || rc=2
-		[ -c /dev/kvm ] || rc=2
-	fi
-	if [ $rc = 0 ]; then
-		python3 "${HP_ROOT:?}/tools/testing/vm/kvm-hold.py" $pidfile || rc=3
-	fi
-	# shellcheck disable=SC2086 # a list of CPU numbers
-	hp_cpus_online $off
+	hp_cpu0_alone hp_kvm_load $mod $pidfile || rc=$?
 	case $rc in
-	1) hp_die "hp_kvm: cannot take the secondary CPUs offline" ;;
+	125) hp_die "hp_kvm: cannot take the secondary CPUs offline" ;;
 	2) hp_die "hp_kvm: modprobe $mod gave no /dev/kvm" ;;
 	3) hp_die "hp_kvm: kvm-hold.py could not create its VM" ;;
 	esac
+}
+
+# hp_kvm_load MODULE PIDFILE: hp_kvm's steps that patch kernel text.
+hp_kvm_load() {
+	if [ ! -c /dev/kvm ]; then
+		modprobe "$1" || return 2
+		[ -c /dev/kvm ] || return 2
+	fi
+	python3 "${HP_ROOT:?}/tools/testing/vm/kvm-hold.py" "$2" || return 3
+}
+
+# hp_cpu0_alone CMD...: run CMD (in this shell) with every CPU but CPU 0
+# offline, then bring them back; CMD's status, or 125 when the CPUs could
+# not be taken offline.  For what patches kernel text under TCG (hp_kvm).
+hp_cpu0_alone() {
+	local off rc=0
+
+	off=$(hp_cpus_offline) || return 125
+	"$@" || rc=$?
+	# shellcheck disable=SC2086 # a list of CPU numbers
+	hp_cpus_online $off
+	return $rc
 }
 
 # hp_cpus_offline: take every online CPU but CPU 0 offline; print their

@@ -448,17 +448,16 @@ report() {
 KVM_EVENTS="kvm_exit kvm_inj_exception kvm_inj_virq kvm_page_fault kvm_userspace_exit"
 trace_dir=
 trace_enable_events() {	# tracefs
-	local e off rc=0
+	local e todo=
 
 	for e in $KVM_EVENTS; do
 		[ -e "$1/events/kvm/$e/enable" ] || continue
-		[ "$(cat "$1/events/kvm/$e/enable")" = 1 ] && continue
-		[ -n "${off+set}" ] || off=$(hp_cpus_offline) || return 1
-		echo 1 > "$1/events/kvm/$e/enable" || rc=1
+		[ "$(cat "$1/events/kvm/$e/enable")" = 1 ] ||
+			todo="$todo $1/events/kvm/$e/enable"
 	done
-	# shellcheck disable=SC2086 # a list of CPU numbers
-	[ -n "${off:-}" ] && hp_cpus_online $off
-	return $rc
+	[ -n "$todo" ] || return 0
+	# shellcheck disable=SC2086 # a list of paths without spaces
+	echo 1 | hp_cpu0_alone tee $todo > /dev/null
 }
 
 trace_start() {
