@@ -36,7 +36,7 @@ trap on_signal TERM INT
 # step NAME CMD...: run, log to $res/NAME.log, record ok/not ok.  The
 # progress lines of the VM runner (a line per test) show as they come.
 step() {
-	local name=$1 t0 rc
+	local name=$1 t0 took rc
 	shift
 	t0=$(date +%s)
 	echo "check: $name ..."
@@ -53,8 +53,9 @@ step() {
 		echo "not ok $step_n $name # see $res/$name.log" >> "$res/steps.tap"
 		tail -n 30 "$res/$name.log" | sed 's/^/  | /'
 	fi
-	echo "check: $name: $([ "$rc" = 0 ] && echo ok || echo FAILED) ($(($(date +%s) - t0))s)"
-	echo "$name $(($(date +%s) - t0))s" >> "$res/times"
+	took=$(($(date +%s) - t0))
+	echo "check: $name: $([ "$rc" = 0 ] && echo ok || echo FAILED) (${took}s)"
+	echo "$name ${took}s" >> "$res/times"
 	return "$rc"
 }
 
