@@ -452,6 +452,9 @@ for name in $failed_steps; do
 		     n > 0 && /^vmtest:   / { print; n--; next }
 		     { n = 0 }' "$res/$name.log"
 	else
+		# The runner's verdicts on the boot (a reset, a hang, and
+		# the kernel's account of a panic), then the log's end.
+		grep -E '^ *run-tests: ' "$res/$name.log" | tail -n 14
 		tail -n 15 "$res/$name.log"
 	fi | cut -c1-200 | sed 's/^/  | /'
 done
