@@ -27,11 +27,13 @@ result() {	# ok|not-ok|skip name detail
 	esac
 }
 
-run() {	# case-name extra-args... ; sets rc, tap, log
+# run case-name extra-args... ; sets rc, tap, log.  RUNNER=run-nested
+# runs the case through that wrapper instead of run-tests.
+run() {
 	local name=$1
 	shift
 	log=$base/$name.log
-	"$here/run-tests" --kernel "$kernel" --label "$label-$name" \
+	"$here/${RUNNER:-run-tests}" --kernel "$kernel" --label "$label-$name" \
 		--out "$base/$name" "$@" > "$log" 2>&1
 	rc=$?
 	tap=$base/$name/results.tap
@@ -148,14 +150,7 @@ fi
 # thread whose report names nothing of ours, once, for the tests that did
 # not pass; after a panic in another task, or one naming our code (the
 # gate module, in a task named as QEMU's), it does not.
-run_nested() {	# case-name list
-	log=$base/$1.log
-	"$here/run-nested" --kernel "$kernel" --label "$label-$1" \
-		--out "$base/$1" "$2" > "$log" 2>&1
-	rc=$?
-	tap=$base/$1/results.tap
-}
-run_nested nested-panic "$here/gate/nested-panic.list"
+RUNNER=run-nested run nested-panic "$here/gate/nested-panic.list"
 first=$base/nested-panic.boot1/results.tap
 second=$(tr -d '\r' < "$base/nested-panic/console.log" 2>/dev/null |
 	grep -E '^vmtest: \[[0-9]+/[0-9]+\] [^ ]+ \.\.\.$' | cut -d' ' -f3 | paste -s -d ' ')
@@ -169,14 +164,14 @@ else
 	result not-ok nested-runner-boots-again-after-qemu-thread-panic \
 		"rc=$rc; second boot ran: ${second:-nothing}; see $log"
 fi
-run_nested nested-other "$here/gate/nested-other.list"
+RUNNER=run-nested run nested-other "$here/gate/nested-other.list"
 if [ $rc != 0 ] && [ ! -e "$base/nested-other.boot1" ] &&
    grep -q '^not ok 1 gate-nested-other-panic # test VM reset itself' "$tap"; then
 	result ok nested-runner-fails-on-other-panic
 else
 	result not-ok nested-runner-fails-on-other-panic "rc=$rc; see $log"
 fi
-run_nested nested-ours "$here/gate/nested-ours.list"
+RUNNER=run-nested run nested-ours "$here/gate/nested-ours.list"
 if [ $rc != 0 ] && [ ! -e "$base/nested-ours.boot1" ] &&
    grep -q '^not ok 1 gate-nested-ours-panic # test VM reset itself' "$tap"; then
 	result ok nested-runner-fails-on-panic-naming-our-code
